@@ -1,0 +1,54 @@
+"""chainrule: gradients by the chain rule over NumPy arrays, and the models they fit.
+
+Examples
+--------
+>>> import chainrule as cr
+>>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad
+tensor([2., 4.])
+>>> cr.grad(lambda x: (x ** 3).sum())(cr.tensor([2.0]))
+tensor([12.])
+"""
+
+from __future__ import annotations
+
+from . import random
+from .autodiff import (
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .backend import get_default_dtype, set_default_dtype
+from .ops import *  # noqa: F403
+from .ops import __all__ as _ops_all
+from .tensor import (
+    Tensor,
+    arange,
+    as_tensor,
+    empty,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
+    "ones_like", "full_like", "arange", "linspace", "eye", "rand", "randn", "random",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
+    "is_anomaly_enabled", "get_default_dtype", "set_default_dtype", "__version__",
+] + [n for n in _ops_all if n != "primitive_table"]  # fmt: skip

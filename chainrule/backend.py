@@ -1,0 +1,133 @@
+"""Array namespaces: the module of functions a device's arrays are computed with.
+
+Every forward computation and every gradient rule in chainrule is written against a namespace
+``xp`` that is passed in, never against ``numpy`` directly. On the CPU that namespace is
+:data:`numpy_namespace`: NumPy's own functions, plus the few that NumPy lacks and the rules need
+(``sigmoid``, ``erf``, ``logsumexp``, ...), which each primitive registers here from its forward.
+A CuPy namespace is built the same way when CuPy is present (the GPU work fills this in).
+
+The default floating dtype (what Python floats and lists become) also lives here.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = [
+    "numpy_namespace",
+    "namespace_of",
+    "register_raw",
+    "get_default_dtype",
+    "set_default_dtype",
+]
+
+
+def _make_namespace(module: types.ModuleType, name: str) -> types.SimpleNamespace:
+    ns = types.SimpleNamespace(
+        **{k: getattr(module, k) for k in dir(module) if not k.startswith("_")}
+    )
+    ns.__name__ = name
+    return ns
+
+
+#: NumPy's functions as a plain namespace object; attribute lookup is one dict access.
+numpy_namespace = _make_namespace(np, "numpy")
+
+_namespaces: list[types.SimpleNamespace] = [numpy_namespace]
+_raw_functions: dict[str, Callable[..., Any]] = {}
+
+
+def register_raw(name: str, forward: Callable[..., Any]) -> None:
+    """Make ``forward(xp, *args)`` available as ``xp.<name>(*args)`` in every array namespace.
+
+    Only names the backend lacks are added (``numpy.exp`` stays NumPy's own).
+
+    Examples
+    --------
+    >>> register_raw("twice", lambda xp, x: x * 2)
+    >>> numpy_namespace.twice(np.ones(2))
+    array([2., 2.])
+    """
+    _raw_functions[name] = forward
+    for ns in _namespaces:
+        if not hasattr(ns, name):
+            setattr(ns, name, _bind(forward, ns))
+
+
+def _bind(forward: Callable[..., Any], ns: types.SimpleNamespace) -> Callable[..., Any]:
+    def bound(*args: Any, **kwargs: Any) -> Any:
+        return forward(ns, *args, **kwargs)
+
+    bound.__name__ = getattr(forward, "__name__", "raw")
+    return bound
+
+
+def namespace_of(array: Any) -> types.SimpleNamespace:
+    """Return the array namespace that computes on ``array`` (NumPy for ndarrays and scalars).
+
+    Examples
+    --------
+    >>> namespace_of(np.zeros(3)).__name__
+    'numpy'
+    """
+    if type(array) is np.ndarray or not hasattr(array, "__cuda_array_interface__"):
+        return numpy_namespace
+    return _cupy_namespace()
+
+
+def _cupy_namespace() -> types.SimpleNamespace:  # pragma: no cover - needs a GPU
+    for ns in _namespaces:
+        if ns.__name__ == "cupy":
+            return ns
+    import cupy
+
+    ns = _make_namespace(cupy, "cupy")
+    for name, forward in _raw_functions.items():
+        if not hasattr(ns, name):
+            setattr(ns, name, _bind(forward, ns))
+    _namespaces.append(ns)
+    return ns
+
+
+_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+_default_dtype = np.dtype(np.float32)
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype that Python floats and lists of floats become (float32 unless changed).
+
+    Examples
+    --------
+    >>> get_default_dtype()
+    dtype('float32')
+    """
+    return _default_dtype
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype that Python floats and lists of floats become.
+
+    Parameters
+    ----------
+    dtype : numpy dtype or its name
+        One of float16, float32, float64.
+
+    Examples
+    --------
+    >>> set_default_dtype(np.float64); get_default_dtype()
+    dtype('float64')
+    >>> set_default_dtype("float32")
+    """
+    global _default_dtype
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"set_default_dtype: unknown dtype {dtype!r}") from exc
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"set_default_dtype: expected a floating dtype (float16, float32, float64), got {dt}"
+        )
+    _default_dtype = dt

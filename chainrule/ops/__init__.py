@@ -1,0 +1,76 @@
+"""chainrule's primitives, and the differentiable array namespace.
+
+This module is what gradient rules receive as ``xp`` under ``create_graph=True``: its functions
+have NumPy's names and signatures and accept Tensors, arrays and scalars alike.
+
+Each family module lists in ``TENSOR_METHODS`` the functions that are also Tensor methods
+(``x.exp()``, ``x.sum(axis=0)``); the operators are bound at the end of this file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..tensor import Tensor, full_like, ones_like, zeros_like
+from . import elementwise, reduce, shape
+from .define import primitive_table
+from .elementwise import *  # noqa: F403
+from .reduce import *  # noqa: F403
+from .shape import *  # noqa: F403
+
+__all__ = (
+    ["primitive_table", "zeros_like", "ones_like", "full_like"]
+    + elementwise.__all__
+    + reduce.__all__
+    + shape.__all__
+)
+
+_FAMILIES = (elementwise, reduce, shape)
+
+
+def _method(func: Any) -> Any:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return func(self, *args, **kwargs)
+
+    method.__name__ = func.__name__
+    method.__doc__ = func.__doc__
+    return method
+
+
+def _reflected(func: Any) -> Any:
+    def method(self: Tensor, other: Any) -> Any:
+        return func(other, self)
+
+    method.__name__ = "r" + func.__name__
+    return method
+
+
+for _family in _FAMILIES:
+    for _name in getattr(_family, "TENSOR_METHODS", ()):
+        setattr(Tensor, _name, _method(getattr(_family, _name)))
+
+# Operators: plain function objects, so `x * y` costs one call into the primitive.
+Tensor.__add__ = elementwise.add
+Tensor.__radd__ = _reflected(elementwise.add)
+Tensor.__sub__ = elementwise.subtract
+Tensor.__rsub__ = _reflected(elementwise.subtract)
+Tensor.__mul__ = elementwise.multiply
+Tensor.__rmul__ = _reflected(elementwise.multiply)
+Tensor.__truediv__ = elementwise.divide
+Tensor.__rtruediv__ = _reflected(elementwise.divide)
+Tensor.__pow__ = elementwise.power
+Tensor.__rpow__ = _reflected(elementwise.power)
+Tensor.__neg__ = elementwise.negative
+Tensor.__pos__ = lambda self: self
+Tensor.__abs__ = elementwise.abs
+Tensor.__lt__ = elementwise.less
+Tensor.__le__ = elementwise.less_equal
+Tensor.__gt__ = elementwise.greater
+Tensor.__ge__ = elementwise.greater_equal
+Tensor.__eq__ = elementwise.equal  # type: ignore[assignment]
+Tensor.__ne__ = elementwise.not_equal  # type: ignore[assignment]
+Tensor.__and__ = elementwise.logical_and
+Tensor.__rand__ = _reflected(elementwise.logical_and)
+Tensor.__or__ = elementwise.logical_or
+Tensor.__ror__ = _reflected(elementwise.logical_or)
+Tensor.__invert__ = elementwise.logical_not

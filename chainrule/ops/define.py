@@ -1,0 +1,210 @@
+"""How a primitive is defined: a forward and its vector-Jacobian products, side by side.
+
+Each family file (``elementwise.py``, ``reduce.py``, ``shape.py``, ``linalg.py``, ``nn.py``)
+declares its primitives with these helpers::
+
+    exp = unary("exp", lambda xp, x: xp.exp(x),
+                vjp=lambda xp, g, out, x: g * out, formula="g * exp(x)")
+
+* ``forward(xp, *args)`` computes on raw arrays with the array namespace ``xp``.
+* ``vjp(xp, g, out, *args)`` returns dL/d(arg) given ``g`` = dL/d(out). On an ordinary backward
+  pass ``xp`` is the backend (NumPy) and everything is a raw array; under ``create_graph=True``
+  ``xp`` is :mod:`chainrule.ops` and ``g``, ``out`` and the tensor arguments are Tensors, so the
+  same rule records a graph and gives second derivatives. A rule therefore uses only operators,
+  array methods shared by ndarray and Tensor (``sum``, ``reshape``, ``T``...) and ``xp.<name>``.
+* Rules return gradients in the broadcast shape; :func:`chainrule.autodiff.unbroadcast` sums them
+  back in one place, and the walk casts them to the argument's dtype.
+
+The generated public functions are plain closures made once at import, so calling one costs a
+type check, the NumPy call and (when recording) one object.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..autodiff import Primitive, state
+from ..backend import namespace_of, numpy_namespace, register_raw
+from ..tensor import Tensor, _as_array, _leaf, record
+
+__all__ = ["unary", "binary", "nondiff", "apply", "raw", "primitive_table"]
+
+NP = numpy_namespace
+_ndarray = np.ndarray
+
+#: Every primitive by name, for ``explain`` and for auditing the rule table.
+primitive_table: dict[str, Primitive] = {}
+
+
+def _register(prim: Primitive) -> Primitive:
+    if prim.name in primitive_table:
+        raise ValueError(f"primitive {prim.name!r} is defined twice")
+    primitive_table[prim.name] = prim
+    return prim
+
+
+def raw(value: Any) -> Any:
+    """The raw operand behind ``value``: a Tensor's array, an ndarray, a Python scalar (kept weak).
+
+    Lists and tuples become arrays with chainrule's dtype rules (floats: default float dtype).
+    """
+    if isinstance(value, Tensor):
+        return value._data
+    if isinstance(value, (list, tuple)):
+        return _as_array(value, None, "operand")
+    return value
+
+
+def xp_of(*values: Any) -> Any:
+    """The namespace of the first array among raw ``values`` (NumPy when all are scalars)."""
+    for v in values:
+        if v.__class__ is _ndarray:
+            return NP
+        if hasattr(v, "__cuda_array_interface__"):
+            return namespace_of(v)
+    return NP
+
+
+def unary(
+    name: str,
+    forward: Callable[..., Any],
+    vjp: Callable[..., Any],
+    formula: str,
+) -> Callable[[Any], Tensor]:
+    """Define a one-array primitive ``f(x)``; return its public function.
+
+    ``forward`` is also registered in the array namespaces under ``name`` when the backend
+    lacks it, so rules can call ``xp.<name>`` on raw arrays.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.exp.prim.formula
+    'g * exp(x)'
+    """
+    prim = _register(Primitive(name, (vjp,), formula))
+    register_raw(name, forward)
+
+    def op(x: Any) -> Tensor:
+        if isinstance(x, Tensor):
+            xd = x._data
+            data = forward(NP if xd.__class__ is _ndarray else namespace_of(xd), xd)
+            if x._rg and state.grad_enabled:
+                return record(prim, data, (xd,), (x,))
+            return _leaf(data)
+        xd = raw(x)
+        if xd.__class__ is not _ndarray and not hasattr(xd, "__cuda_array_interface__"):
+            xd = _as_array(xd, None, name)
+        return _leaf(forward(xp_of(xd), xd))
+
+    op.__name__ = op.__qualname__ = name
+    op.prim = prim  # type: ignore[attr-defined]
+    return op
+
+
+def binary(
+    name: str,
+    forward: Callable[..., Any],
+    vjp_x: Callable[..., Any] | None,
+    vjp_y: Callable[..., Any] | None,
+    formula: str,
+) -> Callable[[Any, Any], Tensor]:
+    """Define a two-array primitive ``f(x, y)`` with NumPy broadcasting; return its function.
+
+    Python scalars stay Python scalars (weak, as in NumPy 2), so ``x * 1.000001`` keeps ``x``'s
+    dtype and the scalar's full precision.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.multiply.prim.formula
+    'dx = g * y;  dy = g * x'
+    """
+    prim = _register(Primitive(name, (vjp_x, vjp_y), formula))
+
+    def op(x: Any, y: Any) -> Tensor:
+        if isinstance(x, Tensor):
+            xd = x._data
+            xr = x._rg
+        else:
+            xd = raw(x)
+            xr = False
+        if isinstance(y, Tensor):
+            yd = y._data
+            yr = y._rg
+        else:
+            yd = raw(y)
+            yr = False
+        if xd.__class__ is _ndarray or yd.__class__ is _ndarray:
+            data = forward(NP, xd, yd)
+        else:
+            data = forward(xp_of(xd, yd), xd, yd)
+        if (xr or yr) and state.grad_enabled:
+            return record(prim, data, (xd, yd), (x if xr else None, y if yr else None))
+        return _leaf(data)
+
+    op.__name__ = op.__qualname__ = name
+    op.prim = prim  # type: ignore[attr-defined]
+    return op
+
+
+def nondiff(name: str, forward: Callable[..., Any]) -> Callable[..., Tensor]:
+    """Define an operation with no gradient (comparisons, ``sign``, ``argmax``...).
+
+    Its result never requires grad. Tensor arguments are unwrapped; other arguments pass through.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> (cr.tensor([1.0, 3.0]) > 2).tolist()
+    [False, True]
+    """
+
+    def op(*args: Any, **kwargs: Any) -> Tensor:
+        rargs = [raw(a) for a in args]
+        return _leaf(forward(xp_of(*rargs), *rargs, **kwargs))
+
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+def apply(
+    prim: Primitive,
+    forward: Callable[..., Any],
+    arrays: tuple[Any, ...],
+    params: tuple[Any, ...] = (),
+) -> Tensor:
+    """Run ``forward(xp, *arrays, *params)`` and record ``prim`` if any array requires grad.
+
+    ``arrays`` are the differentiable positions (Tensors, arrays or scalars), aligned with
+    ``prim.vjps``; ``params`` are everything else (axes, shapes, flags), passed to the forward
+    and to every rule after the arrays.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> prim = Primitive("twice", (lambda xp, g, out, x: 2 * g,), "2 g")
+    >>> y = apply(prim, lambda xp, x: 2 * x, (cr.ones(2, requires_grad=True),))
+    >>> y.grad_fn.name
+    'twice'
+    """
+    raws = tuple(a._data if isinstance(a, Tensor) else raw(a) for a in arrays)
+    data = forward(xp_of(*raws), *raws, *params)
+    if state.grad_enabled:
+        parents = tuple(a if isinstance(a, Tensor) and a._rg else None for a in arrays)
+        if any(p is not None for p in parents):
+            return record(prim, data, raws + params, parents)
+    return _leaf(data)
+
+
+def define(name: str, vjps: tuple[Callable[..., Any] | None, ...], formula: str) -> Primitive:
+    """Register and return a :class:`Primitive` for a hand-written public function.
+
+    Examples
+    --------
+    >>> primitive_table["sum"].name
+    'sum'
+    """
+    return _register(Primitive(name, vjps, formula))

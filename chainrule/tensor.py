@@ -1,0 +1,696 @@
+"""The Tensor: an array, its gradient, and (when it was computed) the node that made it.
+
+Operators and math methods (``+``, ``@``, ``.sum()``, ``.exp()``...) are attached in
+:mod:`chainrule.ops`, next to the primitives they call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import autodiff
+from . import random as _random
+from .autodiff import next_seq, state
+from .backend import get_default_dtype, namespace_of
+
+__all__ = [
+    "Tensor",
+    "tensor",
+    "as_tensor",
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "arange",
+    "linspace",
+    "eye",
+    "rand",
+    "randn",
+]
+
+_ndarray = np.ndarray
+_new = object.__new__
+_ALLOWED_KINDS = "fiub"
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Create tensors with :func:`tensor` (copies) or :func:`as_tensor` (shares memory when it can).
+    A tensor with ``requires_grad=True`` records every operation on it; ``backward()`` on a result
+    then fills the ``.grad`` of every leaf that requires grad.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+    """
+
+    __slots__ = (
+        "_data",  # the ndarray
+        "_rg",  # requires grad
+        "_grad",  # the accumulated gradient (a Tensor) of a leaf
+        "_prim",  # the Primitive that made this tensor, None for a leaf
+        "_args",  # the raw arguments of that primitive's forward (None once freed)
+        "_parents",  # the argument tensors that need a gradient, None where one does not
+        "_seq",  # creation order; parents are always older than their children
+        "_gacc",  # gradient accumulated during a backward walk
+        "_version",  # stamp of the last in-place modification (0: never)
+        "__weakref__",
+    )
+
+    # Make NumPy defer to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        arr = _as_array(data, dtype, "Tensor")
+        if requires_grad:
+            _check_grad_dtype(arr.dtype, "Tensor")
+        self._data = arr
+        self._rg = bool(requires_grad)
+        self._grad = None
+        self._prim = None
+        self._args = None
+        self._parents = None
+        self._seq = 0
+        self._gacc = None
+        self._version = 0
+
+    # ------------------------------------------------------------------ array attributes
+    @property
+    def data(self) -> Any:
+        """The underlying array. Assigning it (``p.data -= lr * g``) marks the tensor modified."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        arr = value._data if isinstance(value, Tensor) else value
+        if type(arr) is not _ndarray and not hasattr(arr, "__cuda_array_interface__"):
+            arr = np.asarray(arr)
+        if self._rg:
+            _check_grad_dtype(arr.dtype, "data assignment")
+        self._data = arr
+        self._version = next_seq()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions."""
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        """The number of elements."""
+        return self._data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The array's dtype."""
+        return self._data.dtype
+
+    @property
+    def device(self) -> str:
+        """``"cpu"`` for NumPy arrays, ``"cuda"`` for CuPy arrays."""
+        return "cpu" if type(self._data) is _ndarray else "cuda"
+
+    def numpy(self) -> np.ndarray:
+        """The underlying NumPy array (shared, not copied).
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).numpy()
+        array([1., 2.], dtype=float32)
+        """
+        data = self._data
+        if type(data) is not _ndarray:
+            return data.get()  # a CuPy array: copy to the host
+        return data
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.tensor([[2.5]]).item()
+        2.5
+        """
+        if self._data.size != 1:
+            raise ValueError(
+                f"item: only one-element tensors can be converted to a Python number, "
+                f"got shape {self.shape}"
+            )
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        """The values as nested Python lists (a number for a 0-d tensor)."""
+        return self._data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        arr = self.numpy()
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        if copy:
+            return arr.copy()
+        return arr
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self) -> Any:
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        grad = None if self._grad is None else self._grad.numpy()
+        return (_rebuild, (self.numpy(), self._rg and self._prim is None, grad))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extras = []
+        if self._data.dtype not in (get_default_dtype(), np.dtype(np.int64), np.dtype(bool)):
+            extras.append(f"dtype={self._data.dtype}")
+        if self._prim is not None:
+            extras.append(f"grad_fn=<{self._prim.name}>")
+        elif self._rg:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # ------------------------------------------------------------------ autograd attributes
+    @property
+    def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for differentiation."""
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self._prim is not None:
+            raise RuntimeError(
+                f"requires_grad: can only be changed on leaf tensors; this tensor was computed "
+                f"by {self._prim.name!r} (use .detach() to get a leaf)"
+            )
+        if value:
+            _check_grad_dtype(self._data.dtype, "requires_grad")
+        self._rg = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return the tensor.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.zeros(2).requires_grad_().requires_grad
+        True
+        """
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors that were not computed by a recorded operation."""
+        return self._prim is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The :class:`~chainrule.autodiff.Primitive` that computed this tensor, or None."""
+        return self._prim
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward()`` (leaves only); assignable, e.g. ``None``."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None:
+            self._grad = None
+            return
+        g = value if isinstance(value, Tensor) else as_tensor(value)
+        if g.shape != self.shape:
+            raise ValueError(
+                f"grad assignment: gradient has shape {g.shape}, but the tensor has shape "
+                f"{self.shape}"
+            )
+        self._grad = g
+
+    def detach(self) -> Tensor:
+        """A new leaf tensor sharing this tensor's array, outside any graph.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> x = cr.ones(2, requires_grad=True)
+        >>> (x * 2).detach().requires_grad
+        False
+        """
+        return _leaf(self._data)
+
+    def backward(
+        self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
+
+        Parameters
+        ----------
+        grad : array_like, optional
+            dL/d(self), same shape as ``self``. Required unless ``self`` has one element.
+        retain_graph : bool, optional
+            Keep the saved values so backward can run through the graph again. Defaults to
+            ``create_graph``.
+        create_graph : bool
+            Record the backward pass itself, so the gradients can be differentiated again.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> x = cr.tensor(3.0, requires_grad=True)
+        >>> (x ** 2).backward()
+        >>> x.grad
+        tensor(6.)
+        """
+        if not self._rg:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and was not computed from one "
+                "that does; set requires_grad=True on the inputs you want gradients for"
+            )
+        data = self._data
+        if grad is None:
+            if data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implied only for a one-element output, but this "
+                    f"output has shape {data.shape}; pass grad= of that shape "
+                    f"(e.g. y.sum().backward())"
+                )
+            seed = namespace_of(data).ones_like(data)
+        else:
+            seed = grad._data if isinstance(grad, Tensor) else _as_array(grad, None, "backward")
+            if seed.shape != data.shape:
+                raise ValueError(
+                    f"backward: grad has shape {seed.shape}, but the output has shape "
+                    f"{data.shape}; they must match"
+                )
+            if seed.dtype != data.dtype:
+                seed = seed.astype(data.dtype)
+        if create_graph:
+            seed = grad if isinstance(grad, Tensor) else _leaf(seed)
+        if retain_graph is None:
+            retain_graph = create_graph
+        autodiff.backward(self, seed, retain_graph=retain_graph, create_graph=create_graph)
+
+    def _accumulate_grad(self, g: Any, create_graph: bool) -> None:
+        if create_graph:
+            self._grad = g if self._grad is None else self._grad + g
+        elif self._grad is None:
+            self._grad = _leaf(g)
+        else:
+            self._grad = _leaf(self._grad._data + g)
+
+
+# ---------------------------------------------------------------------- making tensors
+def _rebuild(data: np.ndarray, requires_grad: bool, grad: np.ndarray | None) -> Tensor:
+    t = _leaf(data)
+    t._rg = requires_grad
+    if grad is not None:
+        t._grad = _leaf(grad)
+    return t
+
+
+def _leaf(data: Any) -> Tensor:
+    """Wrap a raw array (no copy) as a leaf that does not require grad."""
+    if data.__class__ is not _ndarray and isinstance(data, np.generic):
+        data = np.asarray(data)
+    t = _new(Tensor)
+    t._data = data
+    t._rg = False
+    t._grad = None
+    t._prim = None
+    t._args = None
+    t._parents = None
+    t._seq = 0
+    t._gacc = None
+    t._version = 0
+    return t
+
+
+def record(prim: autodiff.Primitive, data: Any, args: tuple[Any, ...], parents: tuple) -> Tensor:
+    """Wrap ``data`` as the output of ``prim`` applied to ``args``, recording the node.
+
+    ``parents[i]`` is the Tensor passed as argument ``i`` if it requires grad, else None.
+    """
+    if data.__class__ is not _ndarray and isinstance(data, np.generic):
+        data = np.asarray(data)
+    t = _new(Tensor)
+    t._data = data
+    t._rg = True
+    t._grad = None
+    t._prim = prim
+    t._args = args
+    t._parents = parents
+    t._seq = next_seq()
+    t._gacc = None
+    t._version = 0
+    if state.anomaly:
+        autodiff.check_finite(data, prim.name, "forward")
+    return t
+
+
+def _check_grad_dtype(dtype: np.dtype, op: str) -> None:
+    if dtype.kind != "f":
+        raise TypeError(
+            f"{op}: only floating-point tensors can require gradients, got dtype {dtype} "
+            f"(convert with .astype(np.float32) or .astype(np.float64) first)"
+        )
+
+
+def _resolve_dtype(dtype: Any, op: str) -> np.dtype | None:
+    if dtype is None:
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{op}: unknown dtype {dtype!r}") from exc
+    if dt.kind not in _ALLOWED_KINDS:
+        raise TypeError(
+            f"{op}: unsupported dtype {dt}; expected a floating, integer or bool dtype"
+        )
+    return dt
+
+
+def _as_array(data: Any, dtype: Any, op: str, copy: bool = False) -> Any:
+    """Convert ``data`` to an array following chainrule's dtype rules (see :func:`tensor`)."""
+    dt = _resolve_dtype(dtype, op)
+    if isinstance(data, Tensor):
+        arr = data._data
+    elif type(data) is _ndarray or hasattr(data, "__cuda_array_interface__"):
+        arr = data
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)
+    else:
+        try:
+            arr = np.asarray(data)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{op}: cannot make a tensor from {type(data).__name__}: {exc}") from exc
+        if dt is None and arr.dtype == np.float64 and isinstance(data, (float, list, tuple)):
+            dt = get_default_dtype()  # Python floats become the default float dtype
+    if arr.dtype.kind not in _ALLOWED_KINDS:
+        raise TypeError(
+            f"{op}: unsupported dtype {arr.dtype}; expected a floating, integer or bool dtype"
+        )
+    if dt is not None and arr.dtype != dt:
+        return arr.astype(dt)
+    if copy:
+        return arr.copy()
+    return arr
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Make a new leaf tensor holding a copy of ``data``.
+
+    Arrays keep their dtype; Python floats and lists of floats become the default float dtype
+    (float32, see :func:`~chainrule.set_default_dtype`), Python ints int64, bools bool.
+
+    Parameters
+    ----------
+    data : array_like or Tensor
+    dtype : dtype, optional
+    requires_grad : bool
+        Record operations on this tensor; only floating-point tensors may.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tensor([1.0, 2.0], requires_grad=True)
+    tensor([1., 2.], requires_grad=True)
+    >>> cr.tensor([1, 2]).dtype
+    dtype('int64')
+    """
+    arr = _as_array(data, dtype, "tensor", copy=True)
+    if requires_grad:
+        _check_grad_dtype(arr.dtype, "tensor")
+    t = _leaf(arr)
+    t._rg = bool(requires_grad)
+    return t
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """Return ``data`` as a tensor, sharing its memory when no conversion is needed.
+
+    A Tensor of the requested dtype is returned as it is.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> a = np.zeros(3)
+    >>> cr.as_tensor(a).numpy() is a
+    True
+    """
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return data
+    return _leaf(_as_array(data, dtype, "as_tensor"))
+
+
+def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], Sequence):
+        shape = tuple(shape[0])
+    try:
+        return tuple(int(n) for n in shape)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{op}: shape must be integers, got {shape!r}") from exc
+
+
+def _new_leaf(arr: Any, requires_grad: bool, op: str) -> Tensor:
+    if requires_grad:
+        _check_grad_dtype(arr.dtype, op)
+    t = _leaf(arr)
+    t._rg = bool(requires_grad)
+    return t
+
+
+def _float_dtype(dtype: Any, op: str) -> np.dtype:
+    dt = _resolve_dtype(dtype, op)
+    return get_default_dtype() if dt is None else dt
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros (default float dtype).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.zeros(2, 3).shape
+    (2, 3)
+    """
+    arr = np.zeros(_shape_arg(shape, "zeros"), _float_dtype(dtype, "zeros"))
+    return _new_leaf(arr, requires_grad, "zeros")
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones (default float dtype).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones((2,)).tolist()
+    [1.0, 1.0]
+    """
+    arr = np.ones(_shape_arg(shape, "ones"), _float_dtype(dtype, "ones"))
+    return _new_leaf(arr, requires_grad, "ones")
+
+
+def empty(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor (default float dtype).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.empty(4).shape
+    (4,)
+    """
+    arr = np.empty(_shape_arg(shape, "empty"), _float_dtype(dtype, "empty"))
+    return _new_leaf(arr, requires_grad, "empty")
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value`` (float fill: default float dtype; int fill: int64).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.full((2,), 7.0).tolist()
+    [7.0, 7.0]
+    """
+    dt = _resolve_dtype(dtype, "full")
+    if dt is None:
+        dt = _as_array(fill_value, None, "full").dtype
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return _new_leaf(np.full(shape, fill_value, dt), requires_grad, "full")
+
+
+def _like(x: Any, dtype: Any, op: str) -> tuple[tuple[int, ...], np.dtype]:
+    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
+    dt = _resolve_dtype(dtype, op)
+    return arr.shape, (arr.dtype if dt is None else dt)
+
+
+def zeros_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape and dtype of ``x``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.zeros_like(cr.ones(2)).tolist()
+    [0.0, 0.0]
+    """
+    shape, dt = _like(x, dtype, "zeros_like")
+    return _new_leaf(np.zeros(shape, dt), requires_grad, "zeros_like")
+
+
+def ones_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape and dtype of ``x``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones_like(cr.zeros(2)).tolist()
+    [1.0, 1.0]
+    """
+    shape, dt = _like(x, dtype, "ones_like")
+    return _new_leaf(np.ones(shape, dt), requires_grad, "ones_like")
+
+
+def full_like(x: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """``fill_value`` with the shape and dtype of ``x``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.full_like(cr.zeros(2), 3).tolist()
+    [3.0, 3.0]
+    """
+    shape, dt = _like(x, dtype, "full_like")
+    return _new_leaf(np.full(shape, fill_value, dt), requires_grad, "full_like")
+
+
+def arange(
+    start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """Evenly spaced values in ``[start, stop)``; int64 for int arguments, else default float.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.arange(3).tolist()
+    [0, 1, 2]
+    >>> cr.arange(0, 1, 0.5).dtype
+    dtype('float32')
+    """
+    if stop is None:
+        start, stop = 0, start
+    dt = _resolve_dtype(dtype, "arange")
+    if dt is None:
+        ints = all(isinstance(v, (int, np.integer)) for v in (start, stop, step))
+        dt = np.dtype(np.int64) if ints else get_default_dtype()
+    return _new_leaf(np.arange(start, stop, step, dtype=dt), requires_grad, "arange")
+
+
+def linspace(
+    start: float, stop: float, num: int = 50, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop`` inclusive (default float dtype).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linspace(0, 1, 3).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    arr = np.linspace(start, stop, num, dtype=_float_dtype(dtype, "linspace"))
+    return _new_leaf(arr, requires_grad, "linspace")
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix, ``n`` by ``m`` (default float dtype).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.eye(2).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    arr = np.eye(n, m, dtype=_float_dtype(dtype, "eye"))
+    return _new_leaf(arr, requires_grad, "eye")
+
+
+def rand(
+    *shape: Any,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """Uniform samples in [0, 1), from ``generator`` or chainrule's seeded global generator.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.random.seed(0); a = cr.rand(2)
+    >>> bool((a.numpy() >= 0).all() and (a.numpy() < 1).all())
+    True
+    """
+    dt = _float_dtype(dtype, "rand")
+    gen = _random.resolve(generator)
+    arr = gen.random(_shape_arg(shape, "rand"), dtype=np.float64).astype(dt, copy=False)
+    return _new_leaf(arr, requires_grad, "rand")
+
+
+def randn(
+    *shape: Any,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """Standard normal samples, from ``generator`` or chainrule's seeded global generator.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.randn(2, 3, generator=0).shape
+    (2, 3)
+    """
+    dt = _float_dtype(dtype, "randn")
+    gen = _random.resolve(generator)
+    arr = gen.standard_normal(_shape_arg(shape, "randn")).astype(dt, copy=False)
+    return _new_leaf(arr, requires_grad, "randn")

@@ -43,6 +43,7 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 
 __version__ = "0.1.0"
 
@@ -51,4 +52,5 @@ __all__ = [
     "ones_like", "full_like", "arange", "linspace", "eye", "rand", "randn", "random",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
     "is_anomaly_enabled", "get_default_dtype", "set_default_dtype", "__version__",
+    "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian",
 ] + [n for n in _ops_all if n != "primitive_table"]  # fmt: skip

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import Any, Callable
+from typing import Any
 
-from .backend import namespace_of
+from numpy import ndarray
+
+from .backend import namespace_of, numpy_namespace
 
 __all__ = [
     "Primitive",
@@ -289,16 +292,22 @@ def backward(
     if targets is not None:
         target_ids = {id(t) for t in targets}
         oldest = min(t._seq for t in targets)
+    root._gacc = seed
+    nxt = None  # the node to process next, when known without the heap
     if root._prim is None or (target_ids is not None and id(root) in target_ids):
-        root._gacc = seed
         reached.append(root)
     else:
-        root._gacc = seed
-        heap.append((-root._seq, root))
+        nxt = root
     anomaly = state.anomaly
     try:
-        while heap:
-            t = heappop(heap)[1]
+        while True:
+            if nxt is not None:
+                t = nxt
+                nxt = None
+            elif heap:
+                t = heappop(heap)[1]
+            else:
+                break
             g = t._gacc
             t._gacc = None
             args = t._args
@@ -317,7 +326,7 @@ def backward(
                     p if p is not None else a for p, a in zip(parents, args[:n])
                 ) + args[n:]
             else:
-                xp = namespace_of(g)
+                xp = numpy_namespace if g.__class__ is ndarray else namespace_of(g)
                 out = t._data
             for i, p in enumerate(parents):
                 if p is None:
@@ -338,7 +347,12 @@ def backward(
                     p._gacc = gi
                     if p._prim is None or (target_ids is not None and id(p) in target_ids):
                         reached.append(p)
+                    elif nxt is None and (not heap or p._seq > -heap[0][0]):
+                        # In a chain the next node is the only one ready: skip the heap.
+                        nxt = p
                     else:
+                        if nxt is not None and nxt._seq < p._seq:
+                            nxt, p = p, nxt
                         heappush(heap, (-p._seq, p))
                 else:
                     p._gacc = p._gacc + gi
@@ -348,6 +362,8 @@ def backward(
     except BaseException:
         for _, t in heap:
             t._gacc = None
+        if nxt is not None:
+            nxt._gacc = None
         for t in reached:
             t._gacc = None
         raise

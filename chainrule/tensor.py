@@ -68,9 +68,25 @@ class Tensor:
         "__weakref__",
     )
 
-    # Make NumPy defer to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
-    __array_ufunc__ = None
     __array_priority__ = 1000
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # NumPy hands every ufunc with a Tensor operand here (ndarray + Tensor, np.exp(t)).
+        # `__array_ufunc__ = None` would defer the binary operators too, but makes in-place
+        # ndarray updates (`p.data -= lr * p.grad`) a TypeError, since NumPy never defers those.
+        out = kwargs.pop("out", None)
+        if out is not None:
+            if kwargs or any(isinstance(o, Tensor) for o in out):
+                return NotImplemented
+            # Writing into a raw array records nothing: compute on the raw operands.
+            raws = tuple(a._data if isinstance(a, Tensor) else a for a in inputs)
+            return getattr(ufunc, method)(*raws, out=out)
+        if method != "__call__" or kwargs:
+            return NotImplemented
+        from . import ops
+
+        func = getattr(ops, ufunc.__name__, None)
+        return NotImplemented if func is None else func(*inputs)
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         arr = _as_array(data, dtype, "Tensor")
@@ -423,7 +439,8 @@ def _as_array(data: Any, dtype: Any, op: str, copy: bool = False) -> Any:
         try:
             arr = np.asarray(data)
         except (ValueError, TypeError) as exc:
-            raise TypeError(f"{op}: cannot make a tensor from {type(data).__name__}: {exc}") from exc
+            kind = type(data).__name__
+            raise TypeError(f"{op}: cannot make a tensor from {kind}: {exc}") from exc
         if dt is None and arr.dtype == np.float64 and isinstance(data, (float, list, tuple)):
             dt = get_default_dtype()  # Python floats become the default float dtype
     if arr.dtype.kind not in _ALLOWED_KINDS:
@@ -503,6 +520,13 @@ def _new_leaf(arr: Any, requires_grad: bool, op: str) -> Tensor:
 def _float_dtype(dtype: Any, op: str) -> np.dtype:
     dt = _resolve_dtype(dtype, op)
     return get_default_dtype() if dt is None else dt
+
+
+def _random_dtype(dtype: Any, op: str) -> np.dtype:
+    dt = _float_dtype(dtype, op)
+    if dt.kind != "f":  # casting samples in [0, 1) or N(0, 1) to ints would give mostly zeros
+        raise TypeError(f"{op}: random samples need a floating dtype, got {dt}")
+    return dt
 
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -670,7 +694,7 @@ def rand(
     >>> bool((a.numpy() >= 0).all() and (a.numpy() < 1).all())
     True
     """
-    dt = _float_dtype(dtype, "rand")
+    dt = _random_dtype(dtype, "rand")
     gen = _random.resolve(generator)
     arr = gen.random(_shape_arg(shape, "rand"), dtype=np.float64).astype(dt, copy=False)
     return _new_leaf(arr, requires_grad, "rand")
@@ -690,7 +714,7 @@ def randn(
     >>> cr.randn(2, 3, generator=0).shape
     (2, 3)
     """
-    dt = _float_dtype(dtype, "randn")
+    dt = _random_dtype(dtype, "randn")
     gen = _random.resolve(generator)
     arr = gen.standard_normal(_shape_arg(shape, "randn")).astype(dt, copy=False)
     return _new_leaf(arr, requires_grad, "randn")

@@ -21,7 +21,8 @@ type check, the NumPy call and (when recording) one object.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -134,6 +135,9 @@ def binary(
         if isinstance(y, Tensor):
             yd = y._data
             yr = y._rg
+        elif y.__class__ is float or y.__class__ is int:
+            yd = y  # the common `x * 0.5`: a weak Python scalar, no conversion
+            yr = False
         else:
             yd = raw(y)
             yr = False

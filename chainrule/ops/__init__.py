@@ -28,15 +28,6 @@ __all__ = (
 _FAMILIES = (elementwise, reduce, shape)
 
 
-def _method(func: Any) -> Any:
-    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
-        return func(self, *args, **kwargs)
-
-    method.__name__ = func.__name__
-    method.__doc__ = func.__doc__
-    return method
-
-
 def _reflected(func: Any) -> Any:
     def method(self: Tensor, other: Any) -> Any:
         return func(other, self)
@@ -45,9 +36,10 @@ def _reflected(func: Any) -> Any:
     return method
 
 
+# A function stored on the class is a method: `x.exp()` calls `exp(x)` with no wrapper between.
 for _family in _FAMILIES:
     for _name in getattr(_family, "TENSOR_METHODS", ()):
-        setattr(Tensor, _name, _method(getattr(_family, _name)))
+        setattr(Tensor, _name, getattr(_family, _name))
 
 # Operators: plain function objects, so `x * y` costs one call into the primitive.
 Tensor.__add__ = elementwise.add

@@ -157,7 +157,8 @@ def binary(
 def nondiff(name: str, forward: Callable[..., Any]) -> Callable[..., Tensor]:
     """Define an operation with no gradient (comparisons, ``sign``, ``argmax``...).
 
-    Its result never requires grad. Tensor arguments are unwrapped; other arguments pass through.
+    Its result never requires grad. Tensor arguments are unwrapped; other arguments (axes,
+    lists, scalars) pass to the forward as they are.
 
     Examples
     --------
@@ -167,7 +168,7 @@ def nondiff(name: str, forward: Callable[..., Any]) -> Callable[..., Tensor]:
     """
 
     def op(*args: Any, **kwargs: Any) -> Tensor:
-        rargs = [raw(a) for a in args]
+        rargs = [a._data if isinstance(a, Tensor) else a for a in args]
         return _leaf(forward(xp_of(*rargs), *rargs, **kwargs))
 
     op.__name__ = op.__qualname__ = name
@@ -194,12 +195,30 @@ def apply(
     >>> y.grad_fn.name
     'twice'
     """
-    raws = tuple(a._data if isinstance(a, Tensor) else raw(a) for a in arrays)
+    if len(arrays) == 1:  # the common case, a few times cheaper than the general loop
+        x = arrays[0]
+        if isinstance(x, Tensor):
+            xd = x._data
+            data = forward(NP if xd.__class__ is _ndarray else namespace_of(xd), xd, *params)
+            if x._rg and state.grad_enabled:
+                return record(prim, data, (xd, *params), arrays)
+            return _leaf(data)
+    raws = []
+    parents = []
+    recording = False
+    for a in arrays:
+        if isinstance(a, Tensor):
+            raws.append(a._data)
+            if a._rg:
+                parents.append(a)
+                recording = True
+                continue
+        else:
+            raws.append(raw(a))
+        parents.append(None)
     data = forward(xp_of(*raws), *raws, *params)
-    if state.grad_enabled:
-        parents = tuple(a if isinstance(a, Tensor) and a._rg else None for a in arrays)
-        if any(p is not None for p in parents):
-            return record(prim, data, raws + params, parents)
+    if recording and state.grad_enabled:
+        return record(prim, data, (*raws, *params), tuple(parents))
     return _leaf(data)
 
 

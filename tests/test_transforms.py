@@ -124,7 +124,8 @@ def test_jacobian_shapes_and_values():
     J2 = cr.jacobian(lambda x: x * 2.0)(np.ones((2, 2)))
     assert J2.shape == (2, 2, 2, 2)
     np.testing.assert_array_equal(J2.reshape(4, 4), 2 * np.eye(4))
-    Ja, Jb = cr.jacobian(lambda a, b: a * b, argnums=(0, 1))(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    jac = cr.jacobian(lambda a, b: a * b, argnums=(0, 1))
+    Ja, Jb = jac(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
     np.testing.assert_array_equal(Ja, np.diag([3.0, 4.0]))
     np.testing.assert_array_equal(Jb, np.diag([1.0, 2.0]))
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..tensor import Tensor, full_like, ones_like, zeros_like
-from . import elementwise, reduce, shape
+from . import elementwise, linalg, nn, reduce, shape
 from .define import primitive_table
 from .elementwise import *  # noqa: F403
+from .linalg import *  # noqa: F403
+from .nn import *  # noqa: F403
 from .reduce import *  # noqa: F403
 from .shape import *  # noqa: F403
 
@@ -23,9 +25,11 @@ __all__ = (
     + elementwise.__all__
     + reduce.__all__
     + shape.__all__
+    + linalg.__all__
+    + nn.__all__
 )
 
-_FAMILIES = (elementwise, reduce, shape)
+_FAMILIES = (elementwise, reduce, shape, linalg, nn)
 
 
 def _reflected(func: Any) -> Any:

@@ -1,0 +1,233 @@
+"""Fused primitives for neural networks, where one rule beats a chain of small ones.
+
+* ``linear``: ``x @ W^T + b`` as one node (PyTorch's layout, ``W`` is (out, in)): one matrix
+  product forward, two backward, no intermediate ``x @ W^T`` kept or broadcast bias summed by
+  the walk.
+* ``softmax_cross_entropy``: the mean of ``-log softmax(logits)[i, y_i]``. Composed of softmax,
+  log and indexing, its gradient would pass through ``1 / softmax``, which underflows; fused, it
+  is the article's result, ``(softmax(logits) - onehot(y)) / n``, and the forward is a stable
+  log-sum-exp.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autodiff import state
+from ..backend import register_raw
+from ..tensor import Tensor, _as_array, _leaf, record
+from .define import NP, apply, define, raw, xp_of
+
+__all__ = ["linear", "softmax_cross_entropy", "one_hot"]
+
+_ndarray = np.ndarray
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return tuple(getattr(x, "shape", ()))
+
+
+# ----------------------------------------------------------------------------- one_hot
+def _one_hot(xp: Any, labels: Any, num_classes: int, dtype: Any = np.int64) -> Any:
+    return (labels[..., None] == xp.arange(num_classes)).astype(dtype)
+
+
+register_raw("one_hot", _one_hot)
+
+
+def _labels_array(labels: Any, op: str) -> Any:
+    yd = labels._data if isinstance(labels, Tensor) else raw(labels)
+    if yd.__class__ is not _ndarray and not hasattr(yd, "__cuda_array_interface__"):
+        yd = _as_array(yd, None, op)
+    if yd.dtype.kind not in "iu":
+        raise TypeError(
+            f"{op}: labels must be integer class indices, got dtype {yd.dtype} "
+            "(convert with .astype(np.int64))"
+        )
+    return yd
+
+
+def _check_range(yd: Any, num_classes: int, op: str) -> None:
+    # Viewed as unsigned, a negative label is huge: one reduction checks both bounds.
+    if yd.size and int(yd.view(yd.dtype.str.replace("i", "u")).max()) >= num_classes:
+        bad = int(yd.min()) if int(yd.min()) < 0 else int(yd.max())
+        raise ValueError(
+            f"{op}: label {bad} is out of range for {num_classes} classes; expected "
+            f"0 <= label < {num_classes}"
+        )
+
+
+def one_hot(labels: Any, num_classes: int, dtype: Any = np.int64) -> Tensor:
+    """Rows of the identity: ``out[..., c] = 1 if labels[...] == c else 0``. Never requires grad.
+
+    Parameters
+    ----------
+    labels : Tensor or array_like of ints
+        Class indices in ``[0, num_classes)``, any shape.
+    num_classes : int
+    dtype : dtype
+        Of the result (int64 by default, as in PyTorch).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.one_hot([2, 0], 3).tolist()
+    [[0, 0, 1], [1, 0, 0]]
+    """
+    yd = _labels_array(labels, "one_hot")
+    _check_range(yd, int(num_classes), "one_hot")
+    return _leaf(_one_hot(xp_of(yd), yd, int(num_classes), dtype))
+
+
+# ------------------------------------------------------------------ softmax cross-entropy
+def _softmax_cross_entropy(xp: Any, logits: Any, labels: Any, n: int) -> Any:
+    # log sum_c e^{q_c} - q_y with the row max subtracted first: exact for any magnitude.
+    z = logits - logits.max(axis=1, keepdims=True)
+    lse = xp.log(xp.exp(z).sum(axis=1))
+    return (lse - z[xp.arange(n), labels]).sum() / n
+
+
+_sce = define("softmax_cross_entropy", (
+    lambda xp, g, out, logits, labels, n:
+        (xp.softmax(logits, axis=-1) - xp.one_hot(labels, logits.shape[1], logits.dtype))
+        * (g / n),),
+    "(softmax(logits) - onehot(labels)) / n * g")  # fmt: skip
+
+
+def softmax_cross_entropy(logits: Any, labels: Any) -> Tensor:
+    """Mean cross-entropy of class scores against integer labels, fused with the softmax.
+
+    ``L = 1/n sum_i [log sum_c exp(logits[i, c]) - logits[i, labels[i]]]``, computed with the
+    row maximum subtracted (finite for logits of any magnitude). Its gradient is
+    ``(softmax(logits) - onehot(labels)) / n``; second derivatives work too.
+
+    Parameters
+    ----------
+    logits : Tensor or array_like, shape (n, C), floating
+        Unnormalised class scores.
+    labels : Tensor or array_like of ints, shape (n,)
+        Class indices in ``[0, C)``.
+
+    Returns
+    -------
+    Tensor
+        0-d, with the dtype of ``logits``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> q = cr.tensor([[0.0, 0.0], [0.0, 0.0]], requires_grad=True)
+    >>> loss = cr.softmax_cross_entropy(q, [0, 1])
+    >>> round(loss.item(), 6)  # log 2
+    0.693147
+    >>> loss.backward(); q.grad.tolist()
+    [[-0.25, 0.25], [0.25, -0.25]]
+    """
+    op = "softmax_cross_entropy"
+    qd = logits._data if isinstance(logits, Tensor) else _as_array(raw(logits), None, op)
+    yd = _labels_array(labels, op)
+    qs, ys = _shape(qd), _shape(yd)
+    if len(qs) != 2 or qs[0] == 0 or qs[1] == 0:
+        raise ValueError(
+            f"{op}: logits must have shape (n, C) with n, C >= 1, got shape {qs}"
+        )
+    if qd.dtype.kind != "f":
+        raise TypeError(f"{op}: logits must be floating point, got dtype {qd.dtype}")
+    if ys != qs[:1]:
+        raise ValueError(
+            f"{op}: labels of shape {ys} do not match logits of shape {qs}; expected labels "
+            f"of shape ({qs[0]},), one class index per row"
+        )
+    _check_range(yd, qs[1], op)
+    return apply(_sce, _softmax_cross_entropy, (logits,), (yd, qs[0]))
+
+
+# ------------------------------------------------------------------------------ linear
+def _linear(xp: Any, x: Any, w: Any, b: Any) -> Any:
+    if x.ndim == 2:
+        out = xp.matmul(x, w.T)
+    else:  # leading batch axes: one product over the flattened rows
+        out = xp.matmul(x.reshape((-1, x.shape[-1])), w.T).reshape(x.shape[:-1] + w.shape[:1])
+    if b is None:
+        return out
+    if out.dtype == b.dtype:
+        out += b  # a fresh array: adding in place saves one allocation
+        return out
+    return out + b
+
+
+def _rows(t: Any) -> Any:
+    return t.reshape((-1, t.shape[-1]))
+
+
+_linear_prim = define("linear", (
+    lambda xp, g, out, x, w, b: g @ w if g.ndim == 2 else (_rows(g) @ w).reshape(x.shape),
+    lambda xp, g, out, x, w, b: g.T @ x if g.ndim == 2 else _rows(g).T @ _rows(x),
+    lambda xp, g, out, x, w, b: g.sum(axis=0) if g.ndim == 2 else _rows(g).sum(axis=0)),
+    "dx = g @ W;  dW = g^T @ x;  db = sum over rows of g  (fused x @ W^T + b)")  # fmt: skip
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """Affine map ``x @ weight.T + bias``, one fused node (PyTorch's ``F.linear`` convention).
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (..., in_features)
+        Leading axes are batch axes (a 1-D ``x`` is one sample).
+    weight : Tensor or array_like, shape (out_features, in_features)
+    bias : Tensor or array_like, shape (out_features,), optional
+
+    Returns
+    -------
+    Tensor
+        Shape ``x.shape[:-1] + (out_features,)``; dtypes combine as in NumPy.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0]])
+    >>> w = cr.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
+    >>> cr.linear(x, w, cr.tensor([0.5, 0.5, 0.5])).tolist()
+    [[1.5, 3.5, 4.5]]
+    """
+    if isinstance(x, Tensor):
+        xd = x._data
+        xr = x._rg
+    else:
+        xd = _as_array(raw(x), None, "linear")
+        xr = False
+    if isinstance(weight, Tensor):
+        wd = weight._data
+        wr = weight._rg
+    else:
+        wd = _as_array(raw(weight), None, "linear")
+        wr = False
+    if isinstance(bias, Tensor):
+        bd = bias._data
+        br = bias._rg
+    else:
+        bd = None if bias is None else _as_array(raw(bias), None, "linear")
+        br = False
+    ws = wd.shape
+    if len(ws) != 2:
+        raise ValueError(
+            f"linear: weight must be 2-D (out_features, in_features), got shape {ws}"
+        )
+    xs = xd.shape
+    if not xs or xs[-1] != ws[1]:
+        raise ValueError(
+            f"linear: input of shape {xs} does not match weight of shape {ws}: expected the "
+            f"last dimension of the input to be {ws[1]} (in_features)"
+        )
+    if bd is not None and bd.shape != ws[:1]:
+        raise ValueError(
+            f"linear: bias of shape {bd.shape} does not match weight of shape {ws}: expected "
+            f"shape ({ws[0]},) (out_features)"
+        )
+    data = _linear(NP if xd.__class__ is _ndarray else xp_of(xd), xd, wd, bd)
+    if (xr or wr or br) and state.grad_enabled:
+        return record(_linear_prim, data, (xd, wd, bd),
+                      (x if xr else None, weight if wr else None, bias if br else None))
+    return _leaf(data)

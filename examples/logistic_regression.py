@@ -15,6 +15,8 @@ Run: python examples/logistic_regression.py
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 import chainrule as cr
@@ -56,8 +58,8 @@ def main() -> None:
     by_hand = np.outer(p - onehot, x)
     by_chainrule = cr.grad(loss_fn)(W, b, x[None, :], np.array([c]))
     print("One sample: dL/dW = (softmax(Wx+b) - onehot(c)) outer x")
-    print("  by hand:\n" + np.array2string(by_hand, precision=6, prefix="  "))
-    print("  chainrule:\n" + np.array2string(by_chainrule, precision=6, prefix="  "))
+    print("  by hand:\n" + textwrap.indent(np.array2string(by_hand, precision=6), "    "))
+    print("  chainrule:\n" + textwrap.indent(np.array2string(by_chainrule, precision=6), "    "))
     diff = np.abs(by_hand - by_chainrule).max()
     print(f"  max |difference| = {diff:.2e}")
     assert diff < 1e-12, diff

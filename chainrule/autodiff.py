@@ -240,12 +240,16 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1
-    )
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape)
+    if lead:
+        g = g.sum(axis=_LEADING_AXES[lead] if lead < 8 else tuple(range(lead)))
+        gshape = g.shape
+        if gshape == shape:  # the common case: a bias added to a batch
+            return g
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and gshape[i] != 1)
+    return g.sum(axis=axes, keepdims=True)
+
+
+_LEADING_AXES = [tuple(range(n)) for n in range(8)]
 
 
 def _freed_error(t: Any) -> RuntimeError:
@@ -390,7 +394,7 @@ def backward(
                 or not flags.owndata
                 or not getattr(flags, "writeable", True)
             ):
-                gacc = namespace_of(gacc).array(gacc, copy=True)
+                gacc = gacc.copy()
             handed_out.add(id(gacc))
         leaf._accumulate_grad(gacc, create_graph)
     return None

@@ -382,19 +382,22 @@ def backward(
     # A rule may pass its incoming gradient through unchanged (add does), so one array can reach
     # several leaves, or be the caller's seed, or be a view: such arrays are copied before they
     # become a .grad that a user or an optimiser may modify in place.
-    handed_out = {id(seed)}
+    # Under create_graph the same holds for the Tensors' arrays; their copy is recorded (g * 1)
+    # so that it stays differentiable.
+    handed_out = {id(seed._data if create_graph else seed)}
     for leaf in reached:
         gacc = leaf._gacc
         leaf._gacc = None
-        if not create_graph:
-            flags = getattr(gacc, "flags", None)
-            if (
-                id(gacc) in handed_out
-                or flags is None
-                or not flags.owndata
-                or not getattr(flags, "writeable", True)
-            ):
-                gacc = gacc.copy()
-            handed_out.add(id(gacc))
+        arr = gacc._data if create_graph else gacc
+        flags = getattr(arr, "flags", None)
+        if (
+            id(arr) in handed_out
+            or flags is None
+            or not flags.owndata
+            or not getattr(flags, "writeable", True)
+        ):
+            gacc = gacc * 1 if create_graph else gacc.copy()
+            arr = gacc._data if create_graph else gacc
+        handed_out.add(id(arr))
         leaf._accumulate_grad(gacc, create_graph)
     return None

@@ -12,7 +12,8 @@ The default floating dtype (what Python floats and lists become) also lives here
 from __future__ import annotations
 
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

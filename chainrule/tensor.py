@@ -74,19 +74,15 @@ class Tensor:
         # NumPy hands every ufunc with a Tensor operand here (ndarray + Tensor, np.exp(t)).
         # `__array_ufunc__ = None` would defer the binary operators too, but makes in-place
         # ndarray updates (`p.data -= lr * p.grad`) a TypeError, since NumPy never defers those.
+        if method == "__call__" and not kwargs:
+            func = _ufunc_ops.get(ufunc) or _ufunc_op(ufunc)
+            return NotImplemented if func is None else func(*inputs)
         out = kwargs.pop("out", None)
-        if out is not None:
-            if kwargs or any(isinstance(o, Tensor) for o in out):
-                return NotImplemented
-            # Writing into a raw array records nothing: compute on the raw operands.
-            raws = tuple(a._data if isinstance(a, Tensor) else a for a in inputs)
-            return getattr(ufunc, method)(*raws, out=out)
-        if method != "__call__" or kwargs:
+        if out is None or kwargs or any(isinstance(o, Tensor) for o in out):
             return NotImplemented
-        from . import ops
-
-        func = getattr(ops, ufunc.__name__, None)
-        return NotImplemented if func is None else func(*inputs)
+        # Writing into a raw array records nothing: compute on the raw operands.
+        raws = tuple(a._data if isinstance(a, Tensor) else a for a in inputs)
+        return getattr(ufunc, method)(*raws, out=out)
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         arr = _as_array(data, dtype, "Tensor")
@@ -354,6 +350,19 @@ class Tensor:
             self._grad = _leaf(g)
         else:
             self._grad = _leaf(self._grad._data + g)
+
+
+# NumPy ufunc -> the chainrule function of the same name (np.add -> chainrule.ops.add).
+_ufunc_ops: dict[Any, Any] = {}
+
+
+def _ufunc_op(ufunc: Any) -> Any:
+    from . import ops  # imported late: ops is built on top of this module
+
+    func = getattr(ops, ufunc.__name__, None)
+    if func is not None:
+        _ufunc_ops[ufunc] = func
+    return func
 
 
 # ---------------------------------------------------------------------- making tensors

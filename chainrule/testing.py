@@ -18,7 +18,8 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -127,7 +128,7 @@ def _compare(
                 index = np.unravel_index(j, arr.shape) if arr.shape else ()
                 raise GradcheckError(
                     f"{what}: mismatch for input {i} (shape {arr.shape}) at element "
-                    f"{tuple(int(n) for n in index)}: reverse mode {gflat[j]!r}, "
+                    f"{tuple(int(n) for n in index)}: reverse mode {float(gflat[j])!r}, "
                     f"finite differences {numeric!r} (atol={atol}, rtol={rtol})"
                 )
 

@@ -31,12 +31,16 @@ def _d_power_x(xp: Any, g: Any, out: Any, x: Any, y: Any) -> Any:
     # d(x**y)/dx = y x**(y-1); defined as 0 where y == 0 (also at x == 0), as PyTorch does.
     if not hasattr(y, "shape"):
         return g * 0.0 if y == 0 else g * y * x ** (y - 1)
-    return xp.where(y == 0, 0.0, g * y * x ** (y - 1))
+    # The discarded branch must stay finite too (no 0**-1 where y == 0): under create_graph its
+    # gradient is 0 times the branch's derivative, and 0 * inf would be NaN.
+    return xp.where(y == 0, 0.0, g * y * x ** xp.where(y == 0, 1, y - 1))
 
 
 def _d_power_y(xp: Any, g: Any, out: Any, x: Any, y: Any) -> Any:
     # d(x**y)/dy = x**y log x; 0 where x == 0 and y >= 0 (the limit), as PyTorch does.
-    return xp.where((x == 0) & (y >= 0), 0.0, g * out * xp.log(x))
+    zero = (x == 0) & (y >= 0)
+    # log of 1, not of 0, in the discarded branch: keeps second derivatives free of 0 * inf.
+    return xp.where(zero, 0.0, g * out * xp.log(xp.where(zero, 1, x)))
 
 
 def _d_maximum(xp: Any, g: Any, a: Any, b: Any) -> Any:

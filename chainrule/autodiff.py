@@ -135,8 +135,26 @@ def enable_grad() -> _GradMode:
     return _GradMode(True)
 
 
+class _SetGradEnabled(_GradMode):
+    """Sets the mode as soon as it is made (a plain call switches it, as in PyTorch); as a
+    context manager it restores the previous mode on exit."""
+
+    def __init__(self, enabled: bool) -> None:
+        super().__init__(enabled)
+        self._prev.append(state.grad_enabled)
+        state.grad_enabled = enabled
+
+    def __enter__(self) -> None:
+        pass
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        state.grad_enabled = self._prev.pop()  # as a decorator it applies only inside func
+        return super().__call__(func)
+
+
 def set_grad_enabled(mode: bool) -> _GradMode:
-    """Context manager / decorator that sets recording on or off.
+    """Set recording on or off: at once when called, or for a ``with`` block, or for a function
+    it decorates.
 
     Examples
     --------
@@ -144,8 +162,11 @@ def set_grad_enabled(mode: bool) -> _GradMode:
     >>> with cr.set_grad_enabled(False):
     ...     cr.is_grad_enabled()
     False
+    >>> _ = cr.set_grad_enabled(False); cr.is_grad_enabled()
+    False
+    >>> _ = cr.set_grad_enabled(True)
     """
-    return _GradMode(bool(mode))
+    return _SetGradEnabled(bool(mode))
 
 
 def is_grad_enabled() -> bool:

@@ -272,10 +272,10 @@ class Tensor:
             self._grad = None
             return
         g = value if isinstance(value, Tensor) else as_tensor(value)
-        if g.shape != self.shape:
+        if g.shape != self.shape or g.dtype != self.dtype:
             raise ValueError(
-                f"grad assignment: gradient has shape {g.shape}, but the tensor has shape "
-                f"{self.shape}"
+                f"grad assignment: gradient has shape {g.shape} and dtype {g.dtype}, but the "
+                f"tensor has shape {self.shape} and dtype {self.dtype}; they must match"
             )
         self._grad = g
 
@@ -504,8 +504,10 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
     >>> cr.as_tensor(a).numpy() is a
     True
     """
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
-        return data
+    if isinstance(data, Tensor):
+        if dtype is None or data.dtype == np.dtype(dtype):
+            return data
+        return data.astype(dtype)  # a recorded cast: the result stays in data's graph
     return _leaf(_as_array(data, dtype, "as_tensor"))
 
 

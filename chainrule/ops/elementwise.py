@@ -119,12 +119,12 @@ log_sigmoid = unary("log_sigmoid", _log_sigmoid,
 
 
 # ------------------------------------------------------------------------------- erf
-def _erf_numpy(xp: Any, x: Any) -> Any:
-    """erf to double precision with NumPy alone (SciPy's is used when it is installed).
+def _erf_parts(xp: Any, x: Any) -> tuple[Any, Any, Any]:
+    """|x|, erf(|x|) for |x| <= 2.5 and erfc(|x|) for |x| > 2.5, in float64 with NumPy alone.
 
-    |x| <= 2.5: erf(x) = 2/sqrt(pi) e^{-x^2} sum_n 2^n x^{2n+1} / (1*3*...*(2n+1)), a series of
-    positive terms (no cancellation). |x| > 2.5: 1 - erfc(x) with erfc from its continued
-    fraction, evaluated bottom-up with a fixed depth that converges to double precision there.
+    |x| <= 2.5: erf(a) = 2/sqrt(pi) e^{-a^2} sum_n 2^n a^{2n+1} / (1*3*...*(2n+1)), a series of
+    positive terms (no cancellation). |x| > 2.5: erfc(a) from its continued fraction, evaluated
+    bottom-up with a fixed depth that converges to double precision there.
     """
     x64 = x.astype(xp.float64) if x.dtype != xp.float64 else x
     a = xp.abs(x64)
@@ -142,21 +142,45 @@ def _erf_numpy(xp: Any, x: Any) -> Any:
     for k in range(80, 0, -1):
         frac = big + (k / 2.0) / frac
     erfc_big = xp.exp(-big * big) / (math.sqrt(math.pi) * frac)
-    result = xp.where(a <= 2.5, erf_small, 1.0 - erfc_big)
-    result = xp.sign(x64) * result
+    return a, erf_small, erfc_big
+
+
+def _erf_numpy(xp: Any, x: Any) -> Any:
+    """erf to double precision with NumPy alone (SciPy's is used when it is installed)."""
+    a, erf_small, erfc_big = _erf_parts(xp, x)
+    result = xp.sign(x) * xp.where(a <= 2.5, erf_small, 1.0 - erfc_big)
     return result.astype(x.dtype) if result.dtype != x.dtype else result
 
 
-def _erf(xp: Any, x: Any) -> Any:
+def _erfc_numpy(xp: Any, x: Any) -> Any:
+    """erfc = 1 - erf without the cancellation for large x (SciPy's is used when installed)."""
+    a, erf_small, erfc_big = _erf_parts(xp, x)
+    result = xp.where(
+        x >= 0,
+        xp.where(a <= 2.5, 1.0 - erf_small, erfc_big),
+        xp.where(a <= 2.5, 1.0 + erf_small, 2.0 - erfc_big),
+    )
+    return result.astype(x.dtype) if result.dtype != x.dtype else result
+
+
+def _special(xp: Any, name: str, fallback: Any) -> Any:
+    """SciPy's (or CuPy's) special function ``name`` when available, else our NumPy one."""
     if xp.__name__ == "numpy":
         try:
-            from scipy.special import erf as scipy_erf
+            import scipy.special
         except ImportError:
-            return _erf_numpy(xp, xp.asarray(x))
-        return scipy_erf(x)
+            return lambda x: fallback(xp, xp.asarray(x))
+        return getattr(scipy.special, name)
     import cupyx.scipy.special  # pragma: no cover - GPU only
 
-    return cupyx.scipy.special.erf(x)  # pragma: no cover
+    return getattr(cupyx.scipy.special, name)  # pragma: no cover
+
+
+def _erf(xp: Any, x: Any) -> Any:
+    return _special(xp, "erf", _erf_numpy)(x)
+
+
+register_raw("erfc", lambda xp, x: _special(xp, "erfc", _erfc_numpy)(x))
 
 
 erf = unary("erf", _erf, lambda xp, g, out, x: g * _TWO_OVER_SQRT_PI * xp.exp(-x * x),
@@ -167,7 +191,8 @@ erf = unary("erf", _erf, lambda xp, g, out, x: g * _TWO_OVER_SQRT_PI * xp.exp(-x
 def _gelu(xp: Any, x: Any, approximate: str) -> Any:
     if approximate == "tanh":
         return 0.5 * x * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
-    return 0.5 * x * (1 + xp.erf(x / _SQRT_2))
+    # x * Phi(x) with Phi = erfc(-x/sqrt 2)/2: no cancellation in 1 + erf for negative x.
+    return 0.5 * x * xp.erfc(-x / _SQRT_2)
 
 
 def _d_gelu(xp: Any, g: Any, out: Any, x: Any, approximate: str) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import state, unbroadcast
-from ..backend import namespace_of, numpy_namespace, register_raw
+from ..backend import numpy_namespace, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import apply, define, raw
 from .reduce import normalize_axis
@@ -58,39 +58,6 @@ def _int_axis(axis: Any, op: str) -> int:
 
 def _one_axis(axis: Any, ndim: int, op: str, shape: tuple[int, ...]) -> int:
     return normalize_axis(_int_axis(axis, op), ndim, op, shape)[0]
-
-
-def _apply1(prim: Any, forward: Callable[..., Any], x: Any, params: tuple[Any, ...]) -> Any:
-    """:func:`apply` for one array argument, a few times cheaper: shape operations sit on the hot
-    path of every gradient rule (``reshape``, ``.T``) and of user code (``x[i]``)."""
-    if isinstance(x, Tensor):
-        xd = x._data
-        data = forward(NP if xd.__class__ is _ndarray else namespace_of(xd), xd, *params)
-        if x._rg and state.grad_enabled:
-            return record(prim, data, (xd, *params), (x,))
-        return _leaf(data)
-    return apply(prim, forward, (x,), params)
-
-
-def _apply_n(prim: Any, forward: Callable[..., Any], xs: tuple[Any, ...], params: tuple) -> Any:
-    """:func:`apply` for a sequence of arrays (``concatenate``, ``stack``), in one pass."""
-    raws = []
-    parents = []
-    recording = False
-    for x in xs:
-        if isinstance(x, Tensor):
-            raws.append(x._data)
-            rg = x._rg
-            parents.append(x if rg else None)
-            recording = recording or rg
-        else:
-            raws.append(x)
-            parents.append(None)
-    xd = raws[0]
-    data = forward(NP if xd.__class__ is _ndarray else namespace_of(xd), *raws, *params)
-    if recording and state.grad_enabled:
-        return record(prim, data, (*raws, *params), tuple(parents))
-    return _leaf(data)
 
 
 class _ByPosition:
@@ -130,7 +97,7 @@ def reshape(x: Any, *shape: Any) -> Any:
         new = tuple(map(operator.index, dims)) if isinstance(dims, (tuple, list)) else (
             operator.index(dims),)
         # NumPy checks the element count (and the one -1) in C; only its message is replaced.
-        return _apply1(_reshape, _reshape_forward, x, (new,))
+        return apply(_reshape, _reshape_forward, (x,), (new,))
     except (TypeError, ValueError) as exc:
         shape_x = tuple(getattr(x, "shape", ()))
         raise type(exc)(
@@ -169,7 +136,7 @@ def broadcast_to(x: Any, shape: Any) -> Any:
     )
     if not ok:
         raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {xshape} to {new}")
-    return _apply1(_broadcast_to, _broadcast_to_forward, x, (new,))
+    return apply(_broadcast_to, _broadcast_to_forward, (x,), (new,))
 
 
 # ------------------------------------------------------------------ expand_dims, squeeze
@@ -193,7 +160,7 @@ def expand_dims(x: Any, axis: Any) -> Any:
     ndim = len(getattr(x, "shape", ()))
     n_new = len(axis) if isinstance(axis, (tuple, list)) else 1
     axes = normalize_axis(axis, ndim + n_new, "expand_dims", tuple(getattr(x, "shape", ())))
-    return _apply1(_expand_dims, _expand_dims_forward, x, (axes,))
+    return apply(_expand_dims, _expand_dims_forward, (x,), (axes,))
 
 
 _squeeze = define("squeeze", (lambda xp, g, out, x, axes: g.reshape(x.shape),),
@@ -228,7 +195,7 @@ def squeeze(x: Any, axis: Any = None) -> Any:
                     f"squeeze: cannot squeeze axis {a} of a tensor of shape {shape}: it has "
                     f"length {shape[a]}, expected 1"
                 )
-    return _apply1(_squeeze, _squeeze_forward, x, (axes,))
+    return apply(_squeeze, _squeeze_forward, (x,), (axes,))
 
 
 # -------------------------------------------------------- transpose, permute, swapaxes
@@ -286,7 +253,7 @@ def transpose(x: Any, axes: Any = None) -> Any:
         perm = tuple(range(len(shape) - 1, -1, -1))
     else:
         perm = _permutation(axes, shape, "transpose")
-    return _apply1(_transpose, _transpose_forward, x, (perm,))
+    return apply(_transpose, _transpose_forward, (x,), (perm,))
 
 
 def permute(x: Any, *dims: Any) -> Any:
@@ -302,7 +269,7 @@ def permute(x: Any, *dims: Any) -> Any:
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     shape = tuple(getattr(x, "shape", ()))
-    return _apply1(_transpose, _transpose_forward, x, (_permutation(dims, shape, "permute"),))
+    return apply(_transpose, _transpose_forward, (x,), (_permutation(dims, shape, "permute"),))
 
 
 _swapaxes = define("swapaxes", (
@@ -327,7 +294,7 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
     shape = tuple(x.shape)
     a = _one_axis(axis1, len(shape), "swapaxes", shape)
     b = _one_axis(axis2, len(shape), "swapaxes", shape)
-    return _apply1(_swapaxes, _swapaxes_forward, x, (a, b))
+    return apply(_swapaxes, _swapaxes_forward, (x,), (a, b))
 
 
 # -------------------------------------------------------------------------------- flip
@@ -350,7 +317,7 @@ def flip(x: Any, axis: Any = None) -> Any:
     """
     x = _operand(x, "flip")
     shape = tuple(x.shape)
-    return _apply1(_flip, _flip_forward, x, (normalize_axis(axis, len(shape), "flip", shape),))
+    return apply(_flip, _flip_forward, (x,), (normalize_axis(axis, len(shape), "flip", shape),))
 
 
 # ---------------------------------------------------------------- concatenate and stack
@@ -420,7 +387,7 @@ def concatenate(tensors: Any, axis: int = 0) -> Any:
                 f"concatenate: shapes {shapes} must match on every axis except axis {ax}"
             )
         bounds.append(bounds[-1] + s[ax])
-    return _apply_n(_concatenate, _concatenate_forward, operands, (ax, tuple(bounds)))
+    return apply(_concatenate, _concatenate_forward, tuple(operands), (ax, tuple(bounds)))
 
 
 def _d_stack(i: int, xp: Any, g: Any, out: Any, *args: Any) -> Any:
@@ -454,7 +421,7 @@ def stack(tensors: Any, axis: int = 0) -> Any:
             f"stack: axis {ax} is out of bounds for stacking tensors of shapes {shapes} "
             f"(result has {ndim} dimensions); expected -{ndim} <= axis < {ndim}"
         )
-    return _apply_n(_stack, _stack_forward, operands, (ax % ndim,))
+    return apply(_stack, _stack_forward, tuple(operands), (ax % ndim,))
 
 
 # ------------------------------------------------------------------------------- split
@@ -566,7 +533,7 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
         raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
     widths = tuple((int(b), int(a)) for b, a in widths_arr)
     if mode == "constant":
-        return _apply1(_pad, _pad_forward, x, (widths, raw(constant_values)))
+        return apply(_pad, _pad_forward, (x,), (widths, raw(constant_values)))
     if mode not in _COPYING_MODES:
         raise ValueError(
             f"pad: mode {mode!r} is not supported; expected 'constant', 'edge', 'reflect', "
@@ -643,7 +610,7 @@ def scatter_add(values: Any, index: Any, shape: Any) -> Any:
     idx = _raw_index(index)
     values = _operand(values, "scatter_add")
     try:
-        return _apply1(_scatter_add, _scatter_add_raw, values, (idx, shape))
+        return apply(_scatter_add, _scatter_add_raw, (values,), (idx, shape))
     except (IndexError, ValueError) as exc:
         raise type(exc)(
             f"scatter_add: cannot add values of shape {tuple(values.shape)} at index "
@@ -704,7 +671,7 @@ Tensor.permute = permute  # type: ignore[attr-defined]
 
 def _T(self: Tensor) -> Any:  # noqa: N802 - the property's name
     perm = tuple(range(self._data.ndim - 1, -1, -1))
-    return _apply1(_transpose, _transpose_forward, self, (perm,))
+    return apply(_transpose, _transpose_forward, (self,), (perm,))
 
 
 Tensor.T = property(_T, doc="The tensor with its axes reversed (``transpose(x)``).")  # type: ignore

@@ -527,3 +527,22 @@ def test_every_public_primitive_is_covered():
                      "not_equal", "isfinite", "logical_not", "logical_and", "logical_or"}
     }  # fmt: skip
     assert differentiable <= covered
+
+
+def test_gelu_is_accurate_in_the_negative_tail():
+    # x * Phi(x) with Phi from erfc: no cancellation in 1 + erf(x / sqrt 2) for x << 0.
+    xs = np.linspace(-30.0, 5.0, 701)
+    ref = np.array([0.5 * v * math.erfc(-v / math.sqrt(2.0)) for v in xs])
+    got = cr.gelu(cr.tensor(xs)).numpy()
+    nonzero = ref != 0
+    np.testing.assert_allclose(got[nonzero], ref[nonzero], rtol=1e-13)
+    assert got[0] < 0 and got[0] == pytest.approx(ref[0], rel=1e-13)
+
+
+def test_numpy_erfc_fallback_matches_math_erfc():
+    from chainrule.backend import numpy_namespace
+    from chainrule.ops.elementwise import _erfc_numpy
+
+    xs = np.linspace(-8.0, 8.0, 4001)
+    ref = np.array([math.erfc(v) for v in xs])
+    np.testing.assert_allclose(_erfc_numpy(numpy_namespace, xs), ref, rtol=5e-12, atol=0)

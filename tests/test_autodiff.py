@@ -618,3 +618,20 @@ def test_unbroadcast_sums_over_broadcast_axes(gshape, shape):
     # reference: the adjoint of broadcast_to, via a dot-product identity
     v = np.random.default_rng(0).standard_normal(shape)
     np.testing.assert_allclose(np.sum(out * v), np.sum(g * np.broadcast_to(v, gshape)))
+
+
+def test_set_grad_enabled_as_a_plain_call_switches_at_once():
+    try:
+        cr.set_grad_enabled(False)
+        assert not cr.is_grad_enabled()
+        x = cr.ones(2, requires_grad=True)
+        assert not (x * 2).requires_grad
+    finally:
+        cr.set_grad_enabled(True)
+    assert cr.is_grad_enabled()
+
+    @cr.set_grad_enabled(False)
+    def f():
+        return cr.is_grad_enabled()
+
+    assert cr.is_grad_enabled() and f() is False and cr.is_grad_enabled()

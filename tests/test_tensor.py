@@ -539,3 +539,19 @@ def test_tensor_is_hashable_by_identity():
     a, b = cr.tensor([1.0]), cr.tensor([1.0])
     assert len({a, b}) == 2
     assert {a: 1}[a] == 1
+
+
+def test_grad_assignment_checks_dtype():
+    t = cr.zeros(2, dtype=np.float32, requires_grad=True)
+    with pytest.raises(ValueError, match=r"grad assignment: .*float64.*float32"):
+        t.grad = np.zeros(2)
+    assert t.grad is None
+
+
+def test_as_tensor_with_a_new_dtype_stays_in_the_graph():
+    x = cr.tensor([1.0, 2.0], dtype=np.float32, requires_grad=True)
+    y = cr.as_tensor(x, dtype=np.float64)
+    assert y.dtype == np.float64 and y.requires_grad and y.grad_fn.name == "astype"
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])

@@ -119,47 +119,55 @@ log_sigmoid = unary("log_sigmoid", _log_sigmoid,
 
 
 # ------------------------------------------------------------------------------- erf
-def _erf_parts(xp: Any, x: Any) -> tuple[Any, Any, Any]:
-    """|x|, erf(|x|) for |x| <= 2.5 and erfc(|x|) for |x| > 2.5, in float64 with NumPy alone.
+_ERF_SPLIT = 1.0  # below: the series for erf; above: the continued fraction for erfc
 
-    |x| <= 2.5: erf(a) = 2/sqrt(pi) e^{-a^2} sum_n 2^n a^{2n+1} / (1*3*...*(2n+1)), a series of
-    positive terms (no cancellation). |x| > 2.5: erfc(a) from its continued fraction, evaluated
-    bottom-up with a fixed depth that converges to double precision there.
+
+def _erf_parts(xp: Any, x: Any) -> tuple[Any, Any, Any]:
+    """For a = |x| in float64 with NumPy alone: the mask ``a <= 1``, erf(a) there, and erfc(a)
+    elsewhere (each array holds only its own elements).
+
+    a <= 1: erf(a) = 2/sqrt(pi) e^{-a^2} sum_n 2^n a^{2n+1} / (1*3*...*(2n+1)), a series of
+    positive terms (no cancellation; 30 terms reach double precision). a > 1: erfc(a) from its
+    continued fraction, evaluated bottom-up to a fixed depth that converges to double precision
+    for a > 1 (erf = 1 - erfc there loses nothing, since erf(1) > 0.84).
     """
     x64 = x.astype(xp.float64) if x.dtype != xp.float64 else x
     a = xp.abs(x64)
-    small = xp.minimum(a, 2.5)
-    term = small.copy()
-    total = small.copy()
-    x2 = small * small
-    for n in range(1, 60):
-        term = term * (2.0 * x2 / (2 * n + 1))
+    small = a <= _ERF_SPLIT
+    s = a[small]
+    term = s.copy()
+    total = s.copy()
+    s2 = s * s
+    for n in range(1, 30):
+        term = term * (2.0 * s2 / (2 * n + 1))
         total = total + term
-    erf_small = _TWO_OVER_SQRT_PI * xp.exp(-x2) * total
-    big = xp.maximum(a, 2.5)
+    erf_small = _TWO_OVER_SQRT_PI * xp.exp(-s2) * total
+    b = a[~small]
     # erfc(z) = e^{-z^2}/sqrt(pi) * 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + 2/(z + ...)))))
-    frac = big
-    for k in range(80, 0, -1):
-        frac = big + (k / 2.0) / frac
-    erfc_big = xp.exp(-big * big) / (math.sqrt(math.pi) * frac)
-    return a, erf_small, erfc_big
+    frac = b.copy()
+    for k in range(200, 0, -1):
+        frac = b + (k / 2.0) / frac
+    erfc_big = xp.exp(-b * b) / (math.sqrt(math.pi) * frac)
+    return small, erf_small, erfc_big
 
 
 def _erf_numpy(xp: Any, x: Any) -> Any:
     """erf to double precision with NumPy alone (SciPy's is used when it is installed)."""
-    a, erf_small, erfc_big = _erf_parts(xp, x)
-    result = xp.sign(x) * xp.where(a <= 2.5, erf_small, 1.0 - erfc_big)
+    small, erf_small, erfc_big = _erf_parts(xp, x)
+    result = xp.empty(small.shape, xp.float64)
+    result[small] = erf_small
+    result[~small] = 1.0 - erfc_big
+    result = xp.sign(x) * result
     return result.astype(x.dtype) if result.dtype != x.dtype else result
 
 
 def _erfc_numpy(xp: Any, x: Any) -> Any:
-    """erfc = 1 - erf without the cancellation for large x (SciPy's is used when installed)."""
-    a, erf_small, erfc_big = _erf_parts(xp, x)
-    result = xp.where(
-        x >= 0,
-        xp.where(a <= 2.5, 1.0 - erf_small, erfc_big),
-        xp.where(a <= 2.5, 1.0 + erf_small, 2.0 - erfc_big),
-    )
+    """erfc = 1 - erf, without the cancellation for large x (SciPy's is used when installed)."""
+    small, erf_small, erfc_big = _erf_parts(xp, x)
+    positive = x >= 0
+    result = xp.empty(small.shape, xp.float64)
+    result[small] = xp.where(positive[small], 1.0 - erf_small, 1.0 + erf_small)
+    result[~small] = xp.where(positive[~small], erfc_big, 2.0 - erfc_big)
     return result.astype(x.dtype) if result.dtype != x.dtype else result
 
 

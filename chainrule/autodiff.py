@@ -82,29 +82,33 @@ class Primitive:
         return f"Primitive({self.name!r}: {self.formula})"
 
 
-class _GradMode:
-    """Context manager and decorator that sets grad mode and restores it on exit."""
+class _Switch:
+    """Context manager and decorator that sets one flag of :data:`state` and restores it."""
+
+    flag = "grad_enabled"
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._prev: list[bool] = []
 
     def __enter__(self) -> None:
-        self._prev.append(state.grad_enabled)
-        state.grad_enabled = self.enabled
+        self._prev.append(getattr(state, self.flag))
+        setattr(state, self.flag, self.enabled)
 
     def __exit__(self, *exc: object) -> None:
-        state.grad_enabled = self._prev.pop()
+        setattr(state, self.flag, self._prev.pop())
 
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        enabled = self.enabled
-
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with _GradMode(enabled):
+            with type(self)(self.enabled):
                 return func(*args, **kwargs)
 
         return wrapper
+
+
+class _GradMode(_Switch):
+    flag = "grad_enabled"
 
 
 def no_grad() -> _GradMode:
@@ -181,7 +185,7 @@ def is_grad_enabled() -> bool:
     return state.grad_enabled
 
 
-class detect_anomaly:  # noqa: N801 - named like the context manager it is, as in PyTorch
+class detect_anomaly(_Switch):  # noqa: N801 - named like the context manager it is, as in PyTorch
     """Context manager / decorator that names the first operation producing NaN or Inf.
 
     While active, every recorded forward result and every gradient a rule returns is checked; the
@@ -199,26 +203,10 @@ class detect_anomaly:  # noqa: N801 - named like the context manager it is, as i
     FloatingPointError: detect_anomaly: forward of 'log' produced NaN/Inf (shape (1,), float32)
     """
 
+    flag = "anomaly"
+
     def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._prev: list[bool] = []
-
-    def __enter__(self) -> None:
-        self._prev.append(state.anomaly)
-        state.anomaly = self.enabled
-
-    def __exit__(self, *exc: object) -> None:
-        state.anomaly = self._prev.pop()
-
-    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        enabled = self.enabled
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with detect_anomaly(enabled):
-                return func(*args, **kwargs)
-
-        return wrapper
+        super().__init__(enabled)
 
 
 def is_anomaly_enabled() -> bool:

@@ -68,6 +68,18 @@ def xp_of(*values: Any) -> Any:
     return NP
 
 
+def _operand_error(name: str, raws: Any, exc: Exception) -> ValueError:
+    """NumPy's complaint about operands (most often broadcasting), with the operation named."""
+    shapes = ", ".join(str(tuple(getattr(a, "shape", ()))) for a in raws)
+    dtypes = ", ".join(str(getattr(a, "dtype", type(a).__name__)) for a in raws)
+    if "broadcast" in str(exc):
+        return ValueError(
+            f"{name}: operands of shapes {shapes} (dtypes {dtypes}) cannot be broadcast "
+            "together; trailing dimensions must be equal or 1"
+        )
+    return ValueError(f"{name}: {exc} (operands of shapes {shapes}, dtypes {dtypes})")
+
+
 def unary(
     name: str,
     forward: Callable[..., Any],
@@ -141,10 +153,13 @@ def binary(
         else:
             yd = raw(y)
             yr = False
-        if xd.__class__ is _ndarray or yd.__class__ is _ndarray:
-            data = forward(NP, xd, yd)
-        else:
-            data = forward(xp_of(xd, yd), xd, yd)
+        try:
+            if xd.__class__ is _ndarray or yd.__class__ is _ndarray:
+                data = forward(NP, xd, yd)
+            else:
+                data = forward(xp_of(xd, yd), xd, yd)
+        except ValueError as exc:
+            raise _operand_error(name, (xd, yd), exc) from None
         if (xr or yr) and state.grad_enabled:
             return record(prim, data, (xd, yd), (x if xr else None, y if yr else None))
         return _leaf(data)
@@ -216,7 +231,10 @@ def apply(
         else:
             raws.append(raw(a))
         parents.append(None)
-    data = forward(xp_of(*raws), *raws, *params)
+    try:
+        data = forward(xp_of(*raws), *raws, *params)
+    except ValueError as exc:
+        raise _operand_error(prim.name, raws, exc) from None
     if recording and state.grad_enabled:
         return record(prim, data, (*raws, *params), tuple(parents))
     return _leaf(data)

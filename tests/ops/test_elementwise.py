@@ -549,3 +549,24 @@ def test_numpy_erfc_fallback_matches_math_erfc():
     xs = np.linspace(-8.0, 8.0, 4001)
     ref = np.array([math.erfc(v) for v in xs])
     np.testing.assert_allclose(_erfc_numpy(numpy_namespace, xs), ref, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: cr.ones((2, 3)) + cr.ones(4), r"add: operands of shapes \(2, 3\), \(4,\)"),
+        (
+            lambda: cr.ones((2, 3)) * np.ones((3, 2)),
+            r"multiply: operands of shapes \(2, 3\), \(3, 2\)",
+        ),
+        (
+            lambda: cr.where(cr.ones(2) > 0, cr.ones(3), cr.ones(2)),
+            r"where: operands of shapes \(2,\), \(3,\), \(2,\) \(dtypes bool, float32, float32\)",
+        ),
+    ],
+)
+def test_broadcast_errors_name_the_operation_and_shapes(call, message):
+    x = cr.ones((2, 3), requires_grad=True)
+    with pytest.raises(ValueError, match=message):
+        call()
+    assert x.grad is None

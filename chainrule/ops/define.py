@@ -58,6 +58,17 @@ def raw(value: Any) -> Any:
     return value
 
 
+def _weak_list(value: Any, other: Any) -> Any:
+    """A Python list beside a floating array is weak, like a Python scalar: it takes the
+    array's dtype (float64 * [0.3] keeps 0.3 exact; float32 * [1, 2] stays float32)."""
+    dtype = getattr(other, "dtype", None)
+    if dtype is not None and dtype.kind == "f":
+        arr = np.asarray(value)
+        if arr.dtype.kind in "iuf":
+            return arr.astype(dtype)
+    return _as_array(value, None, "operand")
+
+
 def xp_of(*values: Any) -> Any:
     """The namespace of the first array among raw ``values`` (NumPy when all are scalars)."""
     for v in values:
@@ -142,7 +153,7 @@ def binary(
             xd = x._data
             xr = x._rg
         else:
-            xd = raw(x)
+            xd = x if isinstance(x, (list, tuple)) else raw(x)
             xr = False
         if isinstance(y, Tensor):
             yd = y._data
@@ -151,8 +162,10 @@ def binary(
             yd = y  # the common `x * 0.5`: a weak Python scalar, no conversion
             yr = False
         else:
-            yd = raw(y)
+            yd = _weak_list(y, xd) if isinstance(y, (list, tuple)) else raw(y)
             yr = False
+        if isinstance(xd, (list, tuple)):
+            xd = _weak_list(xd, yd)
         try:
             if xd.__class__ is _ndarray or yd.__class__ is _ndarray:
                 data = forward(NP, xd, yd)

@@ -570,3 +570,12 @@ def test_broadcast_errors_name_the_operation_and_shapes(call, message):
     with pytest.raises(ValueError, match=message):
         call()
     assert x.grad is None
+
+
+def test_python_lists_are_weak_beside_floating_tensors():
+    x64 = cr.tensor(np.ones(2))
+    y = x64 * [0.3, 0.1]
+    assert y.dtype == np.float64 and y.numpy()[0] == 0.3  # not rounded through float32
+    x32 = cr.tensor([1.0, 2.0])
+    assert (x32 * [1, 2]).dtype == np.float32  # an int list does not promote to float64
+    assert ([1, 2] - x32).tolist() == [0.0, 0.0] and ([1, 2] - x32).dtype == np.float32

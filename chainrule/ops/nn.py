@@ -231,3 +231,169 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
         return record(_linear_prim, data, (xd, wd, bd),
                       (x if xr else None, weight if wr else None, bias if br else None))
     return _leaf(data)
+
+
+# ------------------------------------------------------------------- loss primitives
+# The fused primitives behind chainrule.nn.losses (cross_entropy, nll_loss, the binary
+# cross-entropies). They take arguments already checked and prepared there (labels in range,
+# weights cast to the input's dtype, the mean's denominator), so they carry no checks of their
+# own; ``denom`` is the divisor of the summed loss, or None for reduction="none" (one loss per
+# row/element). Why fused: the composed forms pass gradients through 1/softmax or 1/sigmoid,
+# which underflow; fused, each gradient is the closed form (softmax - target, sigmoid - target)
+# and each loss is one node.
+def _scale(g: Any, denom: Any, rows: bool) -> Any:
+    """The incoming gradient per row (as a column) or per element, divided by ``denom``."""
+    if denom is not None:
+        return g / denom
+    return g.reshape((-1, 1)) if rows else g
+
+
+def _column(a: Any) -> Any:
+    return a if a is None or not hasattr(a, "shape") else a.reshape((-1, 1))
+
+
+def _label_cross_entropy(
+    xp: Any, logits: Any, labels: Any, a: Any, b: Any, v: Any, denom: Any
+) -> Any:
+    # Row i: a_i (-log p_i[y_i]) + b_i sum_c v_c (-log p_ic), with -log p_ic = lse_i - z_ic and
+    # z = logits - row max (exact for logits of any magnitude).
+    z = logits - logits.max(axis=1, keepdims=True)
+    lse = xp.log(xp.exp(z).sum(axis=1))
+    loss = lse - z[xp.arange(z.shape[0]), labels]
+    if a is not None:
+        loss = loss * a
+    if b is not None:
+        if v is None:
+            loss = loss + b * (z.shape[1] * lse - z.sum(axis=1))
+        else:
+            loss = loss + b * (v.sum() * lse - z @ v)
+    return loss if denom is None else loss.sum() / denom
+
+
+def _d_label_cross_entropy(
+    xp: Any, g: Any, out: Any, logits: Any, labels: Any, a: Any, b: Any, v: Any, denom: Any
+) -> Any:
+    p = xp.softmax(logits, axis=-1)
+    d = p - xp.one_hot(labels, logits.shape[1], logits.dtype)
+    if a is not None:
+        d = d * _column(a)
+    if b is not None:
+        smooth = p * logits.shape[1] - 1 if v is None else p * v.sum() - v
+        d = d + smooth * _column(b)
+    return d * _scale(g, denom, True)
+
+
+label_cross_entropy_prim = define(
+    "label_cross_entropy", (_d_label_cross_entropy,),
+    "(a (softmax(q) - onehot(y)) + b (sum(v) softmax(q) - v)) * g / denom  "
+    "(plain mean: (softmax(q) - onehot(y)) / n)")  # fmt: skip
+
+
+def _soft_cross_entropy(xp: Any, logits: Any, targets: Any, denom: Any) -> Any:
+    # Row i: sum_c t_ic (lse_i - z_ic) = -sum_c t_ic log softmax(q_i)_c.
+    z = logits - logits.max(axis=1, keepdims=True)
+    lse = xp.log(xp.exp(z).sum(axis=1, keepdims=True))
+    loss = (targets * (lse - z)).sum(axis=1)
+    return loss if denom is None else loss.sum() / denom
+
+
+soft_cross_entropy_prim = define("soft_cross_entropy", (
+    lambda xp, g, out, logits, targets, denom:
+        (xp.softmax(logits, axis=-1) * targets.sum(axis=1, keepdims=True) - targets)
+        * _scale(g, denom, True),
+    lambda xp, g, out, logits, targets, denom:
+        -xp.log_softmax(logits, axis=-1) * _scale(g, denom, True)),
+    "dq = (sum(t) softmax(q) - t) * g / denom;  dt = -log_softmax(q) * g / denom")  # fmt: skip
+
+
+def _label_nll(xp: Any, log_probs: Any, labels: Any, a: Any, denom: Any) -> Any:
+    loss = -log_probs[xp.arange(log_probs.shape[0]), labels]
+    if a is not None:
+        loss = loss * a
+    return loss if denom is None else loss.sum() / denom
+
+
+def _d_label_nll(
+    xp: Any, g: Any, out: Any, log_probs: Any, labels: Any, a: Any, denom: Any
+) -> Any:
+    d = xp.one_hot(labels, log_probs.shape[1], log_probs.dtype) * _scale(g, denom, True)
+    return -d if a is None else d * -_column(a)
+
+
+label_nll_prim = define("label_nll", (_d_label_nll,), "-a onehot(y) * g / denom")
+
+
+def _sigmoid_cross_entropy(xp: Any, x: Any, t: Any, w: Any, pw: Any, denom: Any) -> Any:
+    # (1 - t) x - (1 + (pw - 1) t) log sigmoid(x), PyTorch's form; log_sigmoid is
+    # min(x, 0) - log1p(e^-|x|), exact for |x| = 1e4.
+    ls = xp.log_sigmoid(x)
+    loss = (1 - t) * x - (ls if pw is None else (1 + (pw - 1) * t) * ls)
+    if w is not None:
+        loss = loss * w
+    return loss if denom is None else loss.sum() / denom
+
+
+def _d_sigmoid_cross_entropy_x(
+    xp: Any, g: Any, out: Any, x: Any, t: Any, w: Any, pw: Any, denom: Any
+) -> Any:
+    if pw is None:
+        d = xp.sigmoid(x) - t
+    else:
+        d = (1 - t) - (1 + (pw - 1) * t) * xp.sigmoid(-x)
+    if w is not None:
+        d = d * w
+    return d * _scale(g, denom, False)
+
+
+def _d_sigmoid_cross_entropy_t(
+    xp: Any, g: Any, out: Any, x: Any, t: Any, w: Any, pw: Any, denom: Any
+) -> Any:
+    d = -x if pw is None else -x - (pw - 1) * xp.log_sigmoid(x)
+    if w is not None:
+        d = d * w
+    return d * _scale(g, denom, False)
+
+
+sigmoid_cross_entropy_prim = define(
+    "sigmoid_cross_entropy", (_d_sigmoid_cross_entropy_x, _d_sigmoid_cross_entropy_t),
+    "dx = w ((1 - t) - (1 + (pw - 1) t) sigmoid(-x)) * g / denom  (= w (sigmoid(x) - t) "
+    "without pos_weight);  dt = w (-x - (pw - 1) log sigmoid(x)) * g / denom")  # fmt: skip
+
+#: PyTorch's floor for the logarithms in binary cross-entropy (log 0 = -inf becomes -100).
+_LOG_FLOOR = -100.0
+#: PyTorch's floor for p (1 - p) in binary cross-entropy's gradient: finite at p = 0 and 1.
+_BCE_EPS = 1e-12
+
+
+def _clamped_logs(xp: Any, p: Any) -> tuple[Any, Any]:
+    with np.errstate(divide="ignore"):
+        return xp.maximum(xp.log(p), _LOG_FLOOR), xp.maximum(xp.log1p(-p), _LOG_FLOOR)
+
+
+def _binary_cross_entropy(xp: Any, p: Any, t: Any, w: Any, denom: Any) -> Any:
+    log_p, log_1mp = _clamped_logs(xp, p)
+    loss = (t - 1) * log_1mp - t * log_p
+    if w is not None:
+        loss = loss * w
+    return loss if denom is None else loss.sum() / denom
+
+
+def _d_binary_cross_entropy_p(xp: Any, g: Any, out: Any, p: Any, t: Any, w: Any, denom: Any):
+    d = (p - t) / xp.maximum((1 - p) * p, _BCE_EPS)
+    if w is not None:
+        d = d * w
+    return d * _scale(g, denom, False)
+
+
+def _d_binary_cross_entropy_t(xp: Any, g: Any, out: Any, p: Any, t: Any, w: Any, denom: Any):
+    log_p, log_1mp = _clamped_logs(xp, p)
+    d = log_1mp - log_p
+    if w is not None:
+        d = d * w
+    return d * _scale(g, denom, False)
+
+
+binary_cross_entropy_prim = define(
+    "binary_cross_entropy", (_d_binary_cross_entropy_p, _d_binary_cross_entropy_t),
+    "dp = w (p - t) / max(p (1 - p), 1e-12) * g / denom;  "
+    "dt = w (max(log(1 - p), -100) - max(log p, -100)) * g / denom")  # fmt: skip

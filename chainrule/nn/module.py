@@ -440,15 +440,19 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = []
+        # PyTorch's layout: a one-line extra_repr inline; otherwise its lines, then one
+        # "(name): repr" per child, each indented by two spaces.
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
         for name, m in self._modules.items():
             body = repr(m).replace("\n", "\n  ")
             lines.append(f"({name}): {body}")
-        extra = self.extra_repr()
+        head = f"{type(self).__name__}("
+        if len(lines) == 1 and not self._modules:
+            return head + lines[0] + ")"
         if not lines:
-            return f"{type(self).__name__}({extra})"
-        head = f"{type(self).__name__}(" + (extra + "\n" if extra else "\n")
-        return head + "".join("  " + line + "\n" for line in lines) + ")"
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
 def _host(array: Any) -> np.ndarray:

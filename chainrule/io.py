@@ -1,0 +1,441 @@
+"""Saving and loading: weights in the safetensors format, and training checkpoints.
+
+Nothing here unpickles: a safetensors file is a JSON header plus raw array bytes, so loading a
+file runs no code from it, and a truncated, corrupted or foreign file is reported as such
+(``ValueError``). Files are written atomically: to a temporary file in the same folder, flushed
+to disk, then renamed over the target, so a crash mid-write leaves the old file intact.
+
+A checkpoint is one safetensors file: the model's arrays under ``model/<name>``, the optimiser's
+and scheduler's arrays under ``optimizer/...`` and ``scheduler/...``, and everything else (the
+optimiser's parameter groups and step counts, the scheduler's state, the epoch, chainrule's
+random-generator state, your ``extra``) as JSON in the header's metadata, under
+``"chainrule.checkpoint"``. The ``safetensors`` package is needed: ``pip install
+"chainrule[io]"``.
+
+Examples
+--------
+>>> import os, tempfile, chainrule as cr
+>>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
+>>> cr.io.save({"w": cr.ones(2, 3)}, path)
+>>> cr.io.load(path)["w"].shape
+(2, 3)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from . import random as _random
+from .tensor import Tensor
+
+__all__ = ["save", "load", "load_metadata", "save_checkpoint", "load_checkpoint"]
+
+CHECKPOINT_KEY = "chainrule.checkpoint"
+CHECKPOINT_VERSION = 1
+_SUPPORTED = frozenset(
+    np.dtype(t)
+    for t in (
+        "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "float16", "float32", "float64", "complex64",
+    )
+)  # fmt: skip
+# Tags of the JSON encoding of optimiser/scheduler/extra state (see _encode).
+_TENSOR, _SCALAR, _TUPLE, _ITEMS = "__tensor__", "__scalar__", "__tuple__", "__items__"
+_TAGS = frozenset({_TENSOR, _SCALAR, _TUPLE, _ITEMS})
+
+
+def _safetensors() -> Any:
+    try:
+        import safetensors
+        import safetensors.numpy
+    except ImportError:
+        raise ImportError(
+            'chainrule.io needs the safetensors package: pip install "chainrule[io]" '
+            "(or pip install safetensors)"
+        ) from None
+    return safetensors
+
+
+def _host(value: Any) -> np.ndarray:
+    if isinstance(value, Tensor):
+        value = value._data
+    if hasattr(value, "__cuda_array_interface__"):
+        value = value.get()
+    return np.asarray(value)
+
+
+# ---------------------------------------------------------------------------- files
+def _write_atomic(path: str, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so that ``path`` always holds either the old or the new file.
+
+    The temporary file lives in the target's folder because ``os.replace`` is atomic only
+    within one file system.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    tmp = tempfile.NamedTemporaryFile(
+        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
+    )
+    try:
+        with tmp:
+            tmp.write(payload)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp.name, mode)  # NamedTemporaryFile creates 0o600; give the usual mode
+        os.replace(tmp.name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp.name)
+        except FileNotFoundError:
+            pass
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _read(path: Any, op: str) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
+    st = _safetensors()
+    fname = os.fspath(path)
+    if not os.path.exists(fname):
+        raise FileNotFoundError(f"{op}: no such file: {fname}")
+    try:
+        with st.safe_open(fname, framework="numpy") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # SafetensorError, OSError, ...: whatever the bytes provoke
+        raise ValueError(f"{op}: {fname} is not a valid safetensors file: {exc}") from exc
+    return fname, tensors, dict(metadata)
+
+
+def _arrays(state_dict: Any, op: str) -> dict[str, np.ndarray]:
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"{op}: expected a mapping of names to arrays (a state_dict), got "
+            f"{type(state_dict).__name__}"
+        )
+    out = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{op}: names must be str, got {key!r}")
+        if not isinstance(value, (Tensor, np.ndarray, np.generic)) and not hasattr(
+            value, "__cuda_array_interface__"
+        ):
+            raise TypeError(
+                f"{op}: {key!r} is a {type(value).__name__}; expected an array or a Tensor"
+            )
+        arr = _host(value)
+        if arr.dtype not in _SUPPORTED:
+            raise TypeError(
+                f"{op}: {key!r} has dtype {arr.dtype}, which safetensors cannot store; "
+                f"supported: {sorted(str(d) for d in _SUPPORTED)}"
+            )
+        # Not np.ascontiguousarray: it turns 0-d arrays into 1-d ones.
+        out[key] = arr if arr.flags.c_contiguous else arr.copy(order="C")
+    return out
+
+
+def _serialize(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None) -> bytes:
+    return _safetensors().numpy.save(tensors, metadata=metadata)
+
+
+def save(
+    state_dict: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Save named arrays (a module's ``state_dict()``) to ``path`` in the safetensors format.
+
+    Parameters
+    ----------
+    state_dict : mapping of str to array or Tensor
+    path : str or path-like
+        Written atomically (temporary file, fsync, rename).
+    metadata : mapping of str to str, optional
+        Stored in the file's header; read back with :func:`load_metadata`.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
+    >>> save({"w": np.eye(2)}, path, metadata={"note": "identity"})
+    >>> load(path)["w"].tolist(), load_metadata(path)
+    ([[1.0, 0.0], [0.0, 1.0]], {'note': 'identity'})
+    """
+    tensors = _arrays(state_dict, "io.save")
+    meta = None
+    if metadata is not None:
+        if not isinstance(metadata, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+        ):
+            raise TypeError("io.save: metadata must be a mapping of str to str")
+        meta = dict(metadata)
+    _write_atomic(os.fspath(path), _serialize(tensors, meta))
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Load the named arrays of a safetensors file (as NumPy arrays, in name order).
+
+    Pass the result to ``model.load_state_dict``. A file that is not a valid safetensors file
+    raises ``ValueError``; nothing in the file is executed.
+
+    Examples
+    --------
+    >>> import os, tempfile, chainrule as cr
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+    >>> a, b = cr.nn.Linear(2, 2), cr.nn.Linear(2, 2)
+    >>> save(a.state_dict(), path)
+    >>> _ = b.load_state_dict(load(path))
+    >>> bool((a.weight.numpy() == b.weight.numpy()).all())
+    True
+    """
+    return _read(path, "io.load")[1]
+
+
+def load_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The str-to-str metadata stored in a safetensors file's header.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
+    >>> save({"w": np.zeros(1)}, path)
+    >>> load_metadata(path)
+    {}
+    """
+    return _read(path, "io.load_metadata")[2]
+
+
+# ---------------------------------------------------------------------------- checkpoints
+def _encode(obj: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
+    """``obj`` as JSON-able data; arrays go into ``tensors`` and are replaced by their names.
+
+    Lists, str-keyed dicts, numbers, strings, None and bools are themselves; tuples, dicts
+    with other keys (the optimiser's integer parameter indices) and arrays are tagged, so that
+    decoding gives back exactly the types that were saved.
+    """
+    if obj is None or (
+        isinstance(obj, (bool, int, float, str)) and not isinstance(obj, np.generic)
+    ):
+        return obj
+    if isinstance(obj, (Tensor, np.ndarray, np.generic)) or hasattr(
+        obj, "__cuda_array_interface__"
+    ):
+        name = where
+        while name in tensors:
+            name += "'"
+        tensors[name] = _arrays({name: obj}, "io.save_checkpoint")[name]
+        return {_SCALAR if isinstance(obj, np.generic) else _TENSOR: name}
+    if isinstance(obj, list):
+        return [_encode(v, f"{where}/{i}", tensors) for i, v in enumerate(obj)]
+    if isinstance(obj, tuple):
+        return {_TUPLE: [_encode(v, f"{where}/{i}", tensors) for i, v in enumerate(obj)]}
+    if isinstance(obj, Mapping):
+        if all(isinstance(k, str) for k in obj) and not (len(obj) == 1 and set(obj) <= _TAGS):
+            return {k: _encode(v, f"{where}/{k}", tensors) for k, v in obj.items()}
+        return {
+            _ITEMS: [
+                [_encode(k.item() if isinstance(k, np.generic) else k, f"{where}/key", {}),
+                 _encode(v, f"{where}/{k}", tensors)]
+                for k, v in obj.items()
+            ]
+        }  # fmt: skip
+    raise TypeError(
+        f"io.save_checkpoint: cannot store {where} of type {type(obj).__name__}; expected "
+        f"arrays, numbers, strings, None, bools, lists, tuples and dicts"
+    )
+
+
+def _decode(obj: Any, tensors: dict[str, np.ndarray], bad: Any) -> Any:
+    if isinstance(obj, list):
+        return [_decode(v, tensors, bad) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if len(obj) == 1:
+        ((tag, value),) = obj.items()
+        if tag in (_TENSOR, _SCALAR):
+            if not isinstance(value, str) or value not in tensors:
+                raise bad(f"the array {value!r} it refers to is missing")
+            arr = tensors[value]
+            return arr[()] if tag == _SCALAR else arr
+        if tag == _TUPLE and isinstance(value, list):
+            return tuple(_decode(v, tensors, bad) for v in value)
+        if tag == _ITEMS and isinstance(value, list):
+            out = {}
+            for pair in value:
+                if not (isinstance(pair, list) and len(pair) == 2):
+                    raise bad("a dict entry is not a [key, value] pair")
+                key = _decode(pair[0], tensors, bad)
+                try:
+                    out[key] = _decode(pair[1], tensors, bad)
+                except TypeError:
+                    raise bad(f"dict key {key!r} is not hashable") from None
+            return out
+    return {k: _decode(v, tensors, bad) for k, v in obj.items()}
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: Any,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    epoch: int | None = None,
+    extra: Any = None,
+) -> None:
+    """Save everything needed to resume training, atomically, in one safetensors file.
+
+    Stores ``model.state_dict()``, ``optimizer.state_dict()`` and ``scheduler.state_dict()``
+    (when given), ``epoch``, chainrule's global random-generator state
+    (:func:`chainrule.random.get_state`) and ``extra`` (arrays, numbers, strings, lists, dicts).
+    Resuming with :func:`load_checkpoint` continues bit for bit as if training had not stopped
+    (for a shuffling :class:`~chainrule.data.DataLoader` with a ``seed``, also call
+    ``loader.set_epoch(epoch)``).
+
+    Examples
+    --------
+    >>> import os, tempfile, chainrule as cr
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.safetensors")
+    >>> model = cr.nn.Linear(3, 1)
+    >>> save_checkpoint(path, model, epoch=5, extra={"best_loss": 0.25})
+    >>> load_checkpoint(path, cr.nn.Linear(3, 1))
+    {'epoch': 5, 'extra': {'best_loss': 0.25}}
+    """
+    op = "io.save_checkpoint"
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer))):
+        raise TypeError(f"{op}: epoch must be an int or None, got {type(epoch).__name__}")
+    tensors = {f"model/{k}": v for k, v in _arrays(model.state_dict(), op).items()}
+    header: dict[str, Any] = {
+        "version": CHECKPOINT_VERSION,
+        "epoch": None if epoch is None else int(epoch),
+        "model": sorted(k[len("model/") :] for k in tensors),
+        "rng": _random.get_state(),  # Python's json writes PCG64's 128-bit ints exactly
+    }
+    if optimizer is not None:
+        header["optimizer"] = _encode(optimizer.state_dict(), "optimizer", tensors)
+    if scheduler is not None:
+        header["scheduler"] = _encode(scheduler.state_dict(), "scheduler", tensors)
+    if extra is not None:
+        header["extra"] = _encode(extra, "extra", tensors)
+    metadata = {CHECKPOINT_KEY: json.dumps(header)}
+    _write_atomic(os.fspath(path), _serialize(tensors, metadata))
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    model: Any,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    restore_rng: bool = True,
+) -> dict[str, Any]:
+    """Restore a checkpoint written by :func:`save_checkpoint` into ``model`` (and
+    ``optimizer``, ``scheduler``), and chainrule's random-generator state.
+
+    The file and the model's names and shapes are checked before anything is changed.
+
+    Returns
+    -------
+    dict
+        ``{"epoch": ..., "extra": ...}`` as saved.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a valid safetensors file, not a chainrule checkpoint, corrupted, lacks
+        the optimiser or scheduler state asked for, or does not fit the model.
+
+    Examples
+    --------
+    >>> import os, tempfile, chainrule as cr
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.safetensors")
+    >>> save_checkpoint(path, cr.nn.Linear(2, 2), epoch=1)
+    >>> load_checkpoint(path, cr.nn.Linear(2, 2))["epoch"]
+    1
+    """
+    op = "io.load_checkpoint"
+    fname, tensors, metadata = _read(path, op)
+
+    def bad(why: str) -> ValueError:
+        return ValueError(f"{op}: {fname} is a corrupted chainrule checkpoint: {why}")
+
+    raw = metadata.get(CHECKPOINT_KEY)
+    if raw is None:
+        raise ValueError(
+            f"{op}: {fname} is a safetensors file but not a chainrule checkpoint (its metadata "
+            f"has no {CHECKPOINT_KEY!r} entry); for weights saved with io.save use io.load"
+        )
+    try:
+        header = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise bad(f"its {CHECKPOINT_KEY!r} metadata is not JSON ({exc})") from None
+    if not isinstance(header, dict) or not isinstance(header.get("version"), int):
+        raise bad("its header has no format version")
+    if header["version"] > CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{op}: {fname} has checkpoint format {header['version']}, newer than this "
+            f"chainrule's ({CHECKPOINT_VERSION}); upgrade chainrule"
+        )
+    epoch = header.get("epoch")
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int)):
+        raise bad(f"epoch {epoch!r} is not an int")
+
+    state = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
+    if header.get("model") != sorted(state):
+        raise bad("the model arrays listed in the header are not those in the file")
+    current = model.state_dict()
+    missing = [k for k in current if k not in state]
+    unexpected = [k for k in state if k not in current]
+    if missing or unexpected:
+        raise ValueError(
+            f"{op}: {fname} does not fit the model: missing {missing}, unexpected {unexpected}"
+        )
+    for k, v in current.items():
+        if tuple(v.shape) != state[k].shape:
+            raise ValueError(
+                f"{op}: {fname} does not fit the model: {k!r} has shape {state[k].shape} in "
+                f"the checkpoint but {tuple(v.shape)} in the model"
+            )
+
+    def part(name: str, wanted: Any) -> Any:
+        if wanted is None:
+            return None
+        if name not in header:
+            raise ValueError(f"{op}: {fname} holds no {name} state (saved without one)")
+        return _decode(header[name], tensors, bad)
+
+    try:
+        optim_state = part("optimizer", optimizer)
+        sched_state = part("scheduler", scheduler)
+        extra = _decode(header.get("extra"), tensors, bad)
+    except RecursionError:
+        raise bad("its state is nested too deeply") from None
+    rng = header.get("rng")
+    if restore_rng:
+        try:  # validate on a scratch generator, so that a bad state changes nothing
+            np.random.PCG64().state = rng
+        except (TypeError, ValueError, KeyError) as exc:
+            raise bad(f"its random-generator state is invalid ({exc})") from None
+
+    if optimizer is not None:
+        optimizer.load_state_dict(optim_state)
+    if scheduler is not None:
+        scheduler.load_state_dict(sched_state)
+    model.load_state_dict(state)
+    if restore_rng:
+        _random.set_state(rng)
+    return {"epoch": epoch, "extra": extra}

@@ -14,7 +14,7 @@ tensor([12.])
 
 from __future__ import annotations
 
-from . import random
+from . import data, io, nn, optim, random
 from .autodiff import (
     detect_anomaly,
     enable_grad,
@@ -48,7 +48,8 @@ from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
+    "data", "io", "optim",
+    "nn", "Tensor", "tensor", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
     "ones_like", "full_like", "arange", "linspace", "eye", "rand", "randn", "random",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
     "is_anomaly_enabled", "get_default_dtype", "set_default_dtype", "__version__",

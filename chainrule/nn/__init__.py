@@ -8,6 +8,45 @@ Examples
 (2, 3)
 """
 
+from . import functional, init, utils
+from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d
+from .layers import (
+    GELU,
+    Dropout,
+    Embedding,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ModuleList,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
 from .module import IncompatibleKeys, Module, Parameter
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys"]
+__all__ += ["functional", "init"]
+__all__ += [
+    "Identity", "Linear", "Sequential", "ModuleList", "ReLU", "LeakyReLU", "GELU", "Tanh",
+    "Sigmoid", "Softmax", "LogSoftmax", "Flatten", "Dropout", "Embedding",
+    "LayerNorm", "BatchNorm1d", "BatchNorm2d",
+]  # fmt: skip
+__all__ += ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+__all__ += [
+    "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss",
+    "HuberLoss",
+]  # fmt: skip

@@ -28,15 +28,28 @@ from ..autodiff import state
 from ..backend import namespace_of
 from ..ops import elementwise as _ew
 from ..ops import reduce as _red
+from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
 from ..ops.define import define, raw
 from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh
 from ..ops.nn import linear
 from ..ops.shape import getitem, reshape
 from ..tensor import Tensor, _as_array, _leaf, as_tensor, record
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
 
 __all__ = [
     "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax", "linear",
     "dropout", "embedding", "layer_norm", "batch_norm",
+    "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+    "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
+    "mse_loss", "l1_loss", "huber_loss",
 ]  # fmt: skip
 
 _ndarray = np.ndarray
@@ -386,3 +399,4 @@ def batch_norm(
     if len(channel) > 1:
         scale, shift = reshape(scale, channel), reshape(shift, channel)
     return x * scale + shift
+

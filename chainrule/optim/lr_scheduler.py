@@ -1,0 +1,602 @@
+"""Learning-rate schedules, as in ``torch.optim.lr_scheduler``.
+
+A scheduler changes ``group["lr"]`` of its optimiser's parameter groups each time its
+``step()`` is called (once per epoch, or per batch for :class:`OneCycleLR`), after the
+optimiser's own ``step()``. The formulas, including PyTorch's recursive forms, are PyTorch's,
+so the learning rates agree with it to the last bit.
+
+A scheduler's ``state_dict()`` holds only Python numbers, strings, lists and dicts.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from typing import Any
+
+from .optimizer import Optimizer
+
+__all__ = [
+    "LRScheduler",
+    "StepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "LinearLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+]
+
+
+def _check_optimizer(name: str, optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{name}: expected an Optimizer, got {type(optimizer).__name__}")
+
+
+def _positive_int(name: str, what: str, value: Any) -> None:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name}: {what} must be a positive integer, got {value!r}")
+
+
+def _real(name: str, what: str, value: Any) -> None:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or math.isnan(value):
+        raise ValueError(f"{name}: {what} must be a real number, got {value!r}")
+
+
+def _per_group(name: str, what: str, optimizer: Optimizer, value: Any) -> list[Any]:
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(
+                f"{name}: {what} has {len(value)} values, but the optimizer has {n} "
+                f"parameter groups"
+            )
+        return list(value)
+    return [value] * n
+
+
+class LRScheduler:
+    """Base class of the schedulers: ``step()``, ``get_last_lr()`` and state dicts.
+
+    A subclass computes the next learning rates in ``get_lr()`` from ``last_epoch`` (the
+    number of ``step()`` calls so far; 0 right after construction, which already applies the
+    schedule's first value).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    last_epoch : int
+        ``-1`` to start a schedule; a step count to resume one (the groups must then hold the
+        ``"initial_lr"`` a scheduler stores in them).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> opt.step(); sched.step(); sched.get_last_lr()
+    [0.5]
+    """
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        name = type(self).__name__
+        _check_optimizer(name, optimizer)
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise KeyError(
+                        f"{name}: param_groups[{i}] has no 'initial_lr', which resuming with "
+                        f"last_epoch={last_epoch} needs; load the optimizer's state dict from "
+                        f"the checkpoint first"
+                    )
+        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._step_count = 0
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
+
+    def get_lr(self) -> list[float]:
+        """The learning rates for the current ``last_epoch`` (subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define get_lr()")
+
+    def step(self) -> None:
+        """Advance the schedule by one step and write the new rates into the groups."""
+        self._step_count += 1
+        self.last_epoch += 1
+        values = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the last ``step()``, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every attribute except the optimiser, as plain Python data (copies).
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+        >>> cr.optim.lr_scheduler.StepLR(opt, step_size=2).state_dict()["last_epoch"]
+        0
+        """
+        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state saved by :meth:`state_dict` (checked before anything changes).
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+        >>> a = cr.optim.lr_scheduler.StepLR(opt, step_size=2); a.step(); a.step()
+        >>> b = cr.optim.lr_scheduler.StepLR(opt, step_size=2); b.load_state_dict(a.state_dict())
+        >>> b.last_epoch
+        2
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or "last_epoch" not in state_dict:
+            raise ValueError(
+                f"{name}.load_state_dict: expected a dict from {name}.state_dict() with a "
+                f"'last_epoch' entry, got {type(state_dict).__name__}"
+            )
+        own = set(self.__dict__) - {"optimizer"}
+        unexpected = sorted(set(state_dict) - own)
+        if unexpected:
+            raise ValueError(
+                f"{name}.load_state_dict: unexpected keys {unexpected}; is this the state of "
+                f"another kind of scheduler?"
+            )
+        for key in ("base_lrs", "min_lrs"):
+            if key in state_dict and len(state_dict[key]) != len(self.optimizer.param_groups):
+                raise ValueError(
+                    f"{name}.load_state_dict: {key} has {len(state_dict[key])} values, but the "
+                    f"optimizer has {len(self.optimizer.param_groups)} parameter groups"
+                )
+        self.__dict__.update(copy.deepcopy(state_dict))
+
+    def _group_lrs(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"
+
+
+class StepLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` every ``step_size`` steps.
+
+    ``lr = base_lr * gamma ** (last_epoch // step_size)``
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+    >>> lrs
+    [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
+        _positive_int("StepLR", "step_size", step_size)
+        _real("StepLR", "gamma", gamma)
+        self.step_size = int(step_size)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._group_lrs()
+        return [lr * self.gamma for lr in self._group_lrs()]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` every step: ``lr = base_lr * gamma ** epoch``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.ExponentialLR(opt, gamma=0.1)
+    >>> opt.step(); sched.step(); opt.step(); sched.step()
+    >>> round(sched.get_last_lr()[0], 12)
+    0.01
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        _real("ExponentialLR", "gamma", gamma)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return self._group_lrs()
+        return [lr * self.gamma for lr in self._group_lrs()]
+
+
+class CosineAnnealingLR(LRScheduler):
+    r"""Cosine annealing from the base rate down to ``eta_min`` over ``T_max`` steps.
+
+    ``lr_t = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``, computed by
+    PyTorch's recursive form (so another scheduler may also change the rate); beyond ``T_max``
+    the rate rises again, a cosine of period ``2 * T_max``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(round(sched.get_last_lr()[0], 12)); opt.step(); sched.step()
+    >>> lrs
+    [1.0, 0.5, 0.0, 0.5, 1.0]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
+        _positive_int("CosineAnnealingLR", "T_max", T_max)
+        _real("CosineAnnealingLR", "eta_min", eta_min)
+        self.T_max = int(T_max)
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        epoch, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return self._group_lrs()
+        if self._step_count == 1 and epoch > 0:
+            return [
+                eta_min + (base - eta_min) * (1 + math.cos(epoch * math.pi / t_max)) / 2
+                for base in self.base_lrs
+            ]
+        if (epoch - 1 - t_max) % (2 * t_max) == 0:
+            return [
+                lr + (base - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
+                for base, lr in zip(self.base_lrs, self._group_lrs())
+            ]
+        return [
+            (1 + math.cos(math.pi * epoch / t_max))
+            / (1 + math.cos(math.pi * (epoch - 1) / t_max))
+            * (lr - eta_min)
+            + eta_min
+            for lr in self._group_lrs()
+        ]
+
+
+class LinearLR(LRScheduler):
+    """Scale the learning rate linearly from ``start_factor`` to ``end_factor`` times the base
+    rate over ``total_iters`` steps, then hold it (a warm-up).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(round(sched.get_last_lr()[0], 12)); opt.step(); sched.step()
+    >>> lrs
+    [0.25, 0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        _real("LinearLR", "start_factor", start_factor)
+        _real("LinearLR", "end_factor", end_factor)
+        if start_factor > 1.0 or start_factor <= 0:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
+        if end_factor > 1.0 or end_factor < 0:
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
+        _positive_int("LinearLR", "total_iters", total_iters)
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = int(total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in self._group_lrs()]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._group_lrs()
+        start, end = self.start_factor, self.end_factor
+        factor = 1.0 + (end - start) / (
+            self.total_iters * start + (self.last_epoch - 1) * (end - start)
+        )
+        return [lr * factor for lr in self._group_lrs()]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin): the learning rate rises from ``max_lr / div_factor``
+    to ``max_lr`` over the first ``pct_start`` of the steps, then anneals to
+    ``max_lr / (div_factor * final_div_factor)``; the momentum (SGD's ``momentum``, Adam's
+    ``beta1``) moves the opposite way between ``max_momentum`` and ``base_momentum``.
+
+    Step it after every batch; ``total_steps`` (or ``epochs * steps_per_epoch``) steps in all.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=0.1, momentum=0.9)
+    >>> sched = cr.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10)
+    >>> round(sched.get_last_lr()[0], 12), opt.param_groups[0]["momentum"]
+    (0.04, 0.95)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | list[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | list[float] = 0.85,
+        max_momentum: float | list[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
+        name = "OneCycleLR"
+        _check_optimizer(name, optimizer)
+        if total_steps is not None:
+            _positive_int(name, "total_steps", total_steps)
+            self.total_steps = int(total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            _positive_int(name, "epochs", epochs)
+            _positive_int(name, "steps_per_epoch", steps_per_epoch)
+            self.total_steps = int(epochs) * int(steps_per_epoch)
+        else:
+            raise ValueError(f"{name}: give either total_steps or both epochs and steps_per_epoch")
+        _real(name, "pct_start", pct_start)
+        if not 0 <= pct_start <= 1:
+            raise ValueError(f"{name}: pct_start must be in [0, 1], got {pct_start!r}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(
+                f"{name}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
+            )
+        _real(name, "div_factor", div_factor)
+        _real(name, "final_div_factor", final_div_factor)
+        self._anneal_func_type = anneal_strategy
+        first = float(pct_start * self.total_steps) - 1
+        if three_phase:
+            self._schedule_phases = [
+                _phase(first, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                _phase(
+                    float(2 * pct_start * self.total_steps) - 2,
+                    "max_lr",
+                    "initial_lr",
+                    "base_momentum",
+                    "max_momentum",
+                ),
+                _phase(
+                    self.total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"
+                ),
+            ]
+        else:
+            self._schedule_phases = [
+                _phase(first, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                _phase(self.total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
+        max_lrs = _per_group(name, "max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for lr, group in zip(max_lrs, optimizer.param_groups):
+                group["initial_lr"] = lr / div_factor
+                group["max_lr"] = lr
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    f"{name}: cycle_momentum needs an optimizer with a momentum or betas "
+                    f"option; {type(optimizer).__name__} has neither (pass cycle_momentum=False)"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            max_ms = _per_group(name, "max_momentum", optimizer, max_momentum)
+            base_ms = _per_group(name, "base_momentum", optimizer, base_momentum)
+            if last_epoch == -1:
+                for m_max, m_base, group in zip(max_ms, base_ms, optimizer.param_groups):
+                    if self.use_beta1:
+                        group["betas"] = (m_max, *group["betas"][1:])
+                    else:
+                        group["momentum"] = m_max
+                    group["max_momentum"] = m_max
+                    group["base_momentum"] = m_base
+        super().__init__(optimizer, last_epoch)
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(
+                f"OneCycleLR: tried to step {step} times, but total_steps is {self.total_steps}"
+            )
+        lrs = []
+        phases = self._schedule_phases
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for i, phase in enumerate(phases):
+                end_step = phase["end_step"]
+                if step <= end_step or i == len(phases) - 1:
+                    pct = (step - start_step) / (end_step - start_step)
+                    lr = self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct)
+                    if self.cycle_momentum:
+                        momentum = self._anneal(
+                            group[phase["start_momentum"]], group[phase["end_momentum"]], pct
+                        )
+                    break
+                start_step = end_step
+            lrs.append(lr)
+            if self.cycle_momentum:
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+
+def _phase(end_step: float, start_lr: str, end_lr: str, start_m: str, end_m: str) -> dict:
+    return {
+        "end_step": end_step,
+        "start_lr": start_lr,
+        "end_lr": end_lr,
+        "start_momentum": start_m,
+        "end_momentum": end_m,
+    }
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Reduce the learning rate by ``factor`` when a metric has stopped improving.
+
+    ``step(metric)`` after each evaluation. A metric counts as an improvement when it beats the
+    best so far by more than ``threshold`` (relative, or absolute with
+    ``threshold_mode="abs"``). After more than ``patience`` steps without improvement every
+    group's rate becomes ``max(lr * factor, min_lr)`` (changes smaller than ``eps`` are
+    skipped), and the next ``cooldown`` steps are not counted.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    >>> for loss in [3.0, 2.0, 2.0, 2.0]:
+    ...     sched.step(loss)
+    >>> sched.get_last_lr()
+    [0.5]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | list[float] = 0,
+        eps: float = 1e-8,
+    ) -> None:
+        name = "ReduceLROnPlateau"
+        _check_optimizer(name, optimizer)
+        _real(name, "factor", factor)
+        if factor >= 1.0:
+            raise ValueError(f"{name}: factor must be < 1.0, got {factor!r}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(
+                f"{name}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}"
+            )
+        for what, value in (("patience", patience), ("cooldown", cooldown)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name}: {what} must be a non-negative integer, got {value!r}")
+        _real(name, "threshold", threshold)
+        _real(name, "eps", eps)
+        self.optimizer = optimizer
+        self.factor = factor
+        if isinstance(min_lr, (list, tuple)):
+            self.default_min_lr = None
+            self.min_lrs = _per_group(name, "min_lr", optimizer, min_lr)
+        else:
+            self.default_min_lr = min_lr
+            self.min_lrs = [min_lr] * len(optimizer.param_groups)
+        self.patience = int(patience)
+        self.cooldown = int(cooldown)
+        self.eps = eps
+        self.mode = mode
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.last_epoch = 0
+        self._last_lr = self._group_lrs()
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    def step(self, metrics: Any) -> None:  # type: ignore[override]
+        """Record a metric value (a number or a one-element Tensor) and maybe reduce the rate."""
+        current = float(metrics)
+        self.last_epoch += 1
+        if self._is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs in cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = self._group_lrs()
+
+    def _reduce_lr(self) -> None:
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):
+            if self.default_min_lr is None:
+                raise RuntimeError(
+                    f"ReduceLROnPlateau: the optimizer has {len(groups)} parameter groups but "
+                    f"min_lr was given for {len(self.min_lrs)}; set the min_lrs attribute to "
+                    f"one value per group"
+                )
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        for group, min_lr in zip(groups, self.min_lrs):
+            old = float(group["lr"])
+            new = max(old * self.factor, min_lr)
+            if old - new > self.eps:
+                group["lr"] = new
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state saved by :meth:`state_dict` (checked before anything changes)."""
+        if isinstance(state_dict, dict):
+            if state_dict.get("mode", "min") not in ("min", "max") or state_dict.get(
+                "threshold_mode", "rel"
+            ) not in ("rel", "abs"):
+                raise ValueError(
+                    f"ReduceLROnPlateau.load_state_dict: mode {state_dict.get('mode')!r} / "
+                    f"threshold_mode {state_dict.get('threshold_mode')!r} are not valid"
+                )
+        super().load_state_dict(state_dict)
+
+    @property
+    def in_cooldown(self) -> bool:
+        """Whether the scheduler is waiting out its cooldown after a reduction."""
+        return self.cooldown_counter > 0
+
+    def _is_better(self, a: float, best: float) -> bool:
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold

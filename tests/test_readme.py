@@ -21,3 +21,19 @@ def test_readme_ten_line_example_runs(capsys):
     t = np.tanh(x @ w.numpy())
     expected = x.T @ (1 - t**2)
     np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-6)
+
+
+def test_readme_networks_example_runs(tmp_path, monkeypatch):
+    text = README.read_text()
+    code = text.split("## Networks", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - our own README
+    import chainrule as cr
+
+    model, X_test, y_test = namespace["model"], namespace["X_test"], namespace["y_test"]
+    with cr.no_grad():
+        predicted = model(cr.tensor(X_test.astype("float32"))).numpy().argmax(axis=1)
+    assert (predicted == y_test).mean() > 0.93
+    saved = cr.io.load(tmp_path / "digits.safetensors")
+    assert set(saved) == set(model.state_dict())

@@ -54,7 +54,7 @@ class Workload:
 
 def all_workloads() -> list[Workload]:
     """Every workload, in report order."""
-    from . import deep_chain, long_chain, mlp
+    from . import conv, deep_chain, long_chain, mlp, mlp_epoch
 
     return [
         mlp.TINY_STEP,
@@ -62,4 +62,6 @@ def all_workloads() -> list[Workload]:
         mlp.MLP_784,
         long_chain.workload(20_000),
         long_chain.workload(200_000),
+        mlp_epoch.MLP_EPOCH,
+        conv.CONV2D,
     ]

@@ -38,15 +38,12 @@ from .losses import (
 from .module import IncompatibleKeys, Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 
-__all__ = ["Module", "Parameter", "IncompatibleKeys"]
-__all__ += ["functional", "init"]
-__all__ += [
+__all__ = [
+    "Module", "Parameter", "IncompatibleKeys", "functional", "init", "utils",
     "Identity", "Linear", "Sequential", "ModuleList", "ReLU", "LeakyReLU", "GELU", "Tanh",
     "Sigmoid", "Softmax", "LogSoftmax", "Flatten", "Dropout", "Embedding",
     "LayerNorm", "BatchNorm1d", "BatchNorm2d",
-]  # fmt: skip
-__all__ += ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
-__all__ += [
+    "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss",
     "HuberLoss",
 ]  # fmt: skip

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..tensor import Tensor, full_like, ones_like, zeros_like
-from . import elementwise, linalg, nn, reduce, shape
+from . import conv, elementwise, linalg, nn, reduce, shape
+from .conv import *  # noqa: F403
 from .define import primitive_table
 from .elementwise import *  # noqa: F403
 from .linalg import *  # noqa: F403
@@ -27,9 +28,10 @@ __all__ = (
     + shape.__all__
     + linalg.__all__
     + nn.__all__
+    + conv.__all__
 )
 
-_FAMILIES = (elementwise, reduce, shape, linalg, nn)
+_FAMILIES = (elementwise, reduce, shape, linalg, nn, conv)
 
 
 def _reflected(func: Any) -> Any:

@@ -1,0 +1,735 @@
+"""Convolution and pooling primitives over NCHW arrays, as in PyTorch.
+
+Fused: as a composition of slices, products and sums a 3x3 convolution would be dozens of
+nodes and as many full-size temporaries; as one primitive it is one im2col view, one copy and
+one matrix product, and its rules are products of the same size.
+
+    conv2d              forward  W @ cols(x) + b           (cols: the windows of x, a strided view)
+                        vjp      dx = col2im(W^T @ g)      = conv2d_input_grad(g, W)
+                                 dW = g @ cols(x)^T        = conv2d_weight_grad(x, g)
+                                 db = g summed over (N, H, W)
+
+``conv2d`` is bilinear in (x, W), so the two helpers close the family under differentiation:
+each is a convolution with one operand moved, and its rules are ``conv2d`` and the other
+helper. Second derivatives therefore hold for every stride, padding, dilation and groups.
+
+Pooling: max pooling sends ``g`` to the first maximum of each window (as PyTorch does on ties);
+average pooling spreads ``g`` evenly. Each backward is a linear map whose own rule is the
+forward map (gather / window sum), so these have second derivatives too.
+
+Windows are strided views (``as_strided``); Python loops run only over the kh*kw kernel
+offsets (9 for 3x3), never over pixels or the batch.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Any
+
+import numpy as np
+
+from ..autodiff import state
+from ..tensor import Tensor, _as_array, _leaf, record
+from .define import NP, apply, define, raw, xp_of
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+
+_ndarray = np.ndarray
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+# ------------------------------------------------------------------------------ helpers
+def _pair(value: Any, name: str, op: str, low: int) -> tuple[int, int]:
+    """An int or a pair of ints, each ``>= low``, as a pair."""
+    try:
+        if isinstance(value, (tuple, list)):
+            if len(value) != 2:
+                raise TypeError
+            a, b = operator.index(value[0]), operator.index(value[1])
+        else:
+            a = b = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
+    if a < low or b < low:
+        raise ValueError(f"{op}: {name} must be >= {low}, got {value!r}")
+    return a, b
+
+
+def _operand(x: Any, op: str, what: str) -> Any:
+    """The raw array behind ``x`` (Tensors and arrays as they are, lists converted)."""
+    d = x._data if isinstance(x, Tensor) else raw(x)
+    if d.__class__ is not _ndarray and not hasattr(d, "__cuda_array_interface__"):
+        d = _as_array(d, None, op)
+    if d.dtype.kind != "f":
+        raise TypeError(f"{op}: {what} must be floating point, got dtype {d.dtype}")
+    return d
+
+
+def _check_4d(shape: tuple[int, ...], op: str, what: str, layout: str) -> None:
+    if len(shape) != 4:
+        hint = " (add a batch axis with x[None])" if len(shape) == 3 and what == "input" else ""
+        raise ValueError(
+            f"{op}: {what} must be 4-D {layout}, got shape {shape} ({len(shape)}-D){hint}"
+        )
+
+
+def _pad(xp: Any, x: Any, pads: Pads, value: float = 0.0) -> Any:
+    """``x`` with ``pads`` rows/columns of ``value`` around its last two axes (``x`` if none)."""
+    (pt, pb), (pl, pr) = pads
+    if not (pt or pb or pl or pr):
+        return x
+    n, c, h, w = x.shape
+    shape = (n, c, h + pt + pb, w + pl + pr)
+    out = xp.zeros(shape, x.dtype) if value == 0 else xp.full(shape, value, x.dtype)
+    out[:, :, pt:pt + h, pl:pl + w] = x
+    return out
+
+
+def _crop(x: Any, pads: Pads, shape: tuple[int, ...]) -> Any:
+    (pt, _), (pl, _) = pads
+    if x.shape == shape:
+        return x
+    return x[:, :, pt:pt + shape[2], pl:pl + shape[3]]
+
+
+@functools.lru_cache(maxsize=256)
+def _offsets(
+    kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, ho: int, wo: int
+) -> tuple[tuple[slice, slice, slice, slice], ...]:
+    """For each kernel offset (i, j), row-major, the index of the padded input that its
+    element of every window reads: rows i*dh, i*dh + sh, ...; columns likewise."""
+    full = slice(None)
+    return tuple(
+        (full, full, slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+         slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
+        for i in range(kh) for j in range(kw)
+    )  # fmt: skip
+
+
+def _call(prim: Any, forward: Any, xp: Any, arrays: tuple[Any, ...], params: tuple[Any, ...]):
+    """A rule's call of another primitive of this family: the raw forward on an ordinary
+    backward, a recorded node under create_graph (when the rule receives Tensors)."""
+    for a in arrays:
+        if isinstance(a, Tensor):
+            return apply(prim, forward, arrays, params)
+    return forward(xp, *arrays, *params)
+
+
+# ------------------------------------------------------------------------------ conv2d
+#: A convolution's settings: (stride (sh, sw), pads ((top, bottom), (left, right)),
+#: dilation (dh, dw), groups).
+ConvCfg = tuple[tuple[int, int], Pads, tuple[int, int], int]
+
+
+def _cols(
+    xp: Any, x: Any, kh: int, kw: int, cfg: ConvCfg, ones_row: bool = False
+) -> tuple[Any, int, int]:
+    """im2col: the windows of padded ``x`` as an (N, groups, C/groups*kh*kw, Ho*Wo) array.
+
+    The windows are a strided view; the reshape is the one copy (none for a 1x1 kernel with
+    stride 1 and no padding). With ``ones_row`` each group gets one more row of ones, so that
+    a bias appended to the weight is added by the matrix product itself."""
+    (sh, sw), pads, (dh, dw), groups = cfg
+    xpad = _pad(xp, x, pads)
+    n, c, hp, wp = xpad.shape
+    ho = (hp - dh * (kh - 1) - 1) // sh + 1
+    wo = (wp - dw * (kw - 1) - 1) // sw + 1
+    s0, s1, s2, s3 = xpad.strides
+    shape = (n, c, kh, kw, ho, wo)
+    view = xp.lib.stride_tricks.as_strided(
+        xpad, shape, (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw), writeable=False
+    )
+    k = c // groups * kh * kw
+    if not ones_row:
+        return view.reshape((n, groups, k, ho * wo)), ho, wo
+    cols = xp.empty((n, groups, k + 1, ho * wo), x.dtype)
+    cols[:, :, k] = 1
+    # Only splitting axes, so this reshape of the slice is a view and the copy lands in cols.
+    split = (n, groups, c // groups, kh, kw, ho, wo)
+    block = cols[:, :, :k].reshape(split)
+    block[...] = view.reshape(split)
+    return cols, ho, wo
+
+
+def _conv2d_forward(xp: Any, x: Any, w: Any, b: Any, cfg: ConvCfg) -> Any:
+    groups = cfg[3]
+    o, _, kh, kw = w.shape
+    wg = w.reshape((groups, o // groups, -1))
+    if b is not None:
+        # The bias as one more weight column against a row of ones: the product adds it,
+        # which costs far less than a second pass over the output.
+        wg = xp.concatenate([wg, b.reshape((groups, o // groups, 1))], axis=2)
+    cols, ho, wo = _cols(xp, x, kh, kw, cfg, ones_row=b is not None)
+    if o == groups:  # depthwise-like, one output channel per group: 1-row products are slow
+        out = xp.einsum("gk,ngkl->ngl", wg[:, 0], cols)
+    else:
+        # (G, O/G, K) @ (N, G, K, L): one product per group, batched over N and G in one call.
+        out = xp.matmul(wg, cols)
+    return out.reshape((x.shape[0], o, ho, wo))
+
+
+def _conv2d_input_grad_forward(
+    xp: Any, g: Any, w: Any, x_shape: tuple[int, ...], cfg: ConvCfg
+) -> Any:
+    """col2im(W^T @ g): each window's column gradient added back to the pixels it read."""
+    (sh, sw), pads, (dh, dw), groups = cfg
+    n, c, h, wd = x_shape
+    o, cg, kh, kw = w.shape
+    ho, wo = g.shape[2], g.shape[3]
+    (pt, pb), (pl, pr) = pads
+    dx = xp.zeros((n, c, h + pt + pb, wd + pl + pr), xp.result_type(g, w))
+    offsets = _offsets(kh, kw, sh, sw, dh, dw, ho, wo)
+    if o == groups:
+        # One output channel per group (depthwise): each kernel offset adds g times one weight
+        # per input channel, without the (N, C*kh*kw, L) columns or a batch of 1-row products.
+        g5 = g.reshape((n, groups, 1, ho, wo))
+        w5 = w.reshape((groups, cg, kh * kw, 1, 1))
+        for k, index in enumerate(offsets):
+            dx[index] += (g5 * w5[:, :, k]).reshape((n, c, ho, wo))
+    else:
+        g = xp.ascontiguousarray(g)  # a broadcast g (from a sum) would keep matmul off BLAS
+        wg = w.reshape((groups, o // groups, cg * kh * kw))
+        dcols = xp.matmul(xp.swapaxes(wg, -1, -2), g.reshape((n, groups, o // groups, -1)))
+        dcols = dcols.reshape((n, c, kh * kw, ho, wo))
+        for k, index in enumerate(offsets):
+            dx[index] += dcols[:, :, k]
+    return _crop(dx, pads, x_shape)
+
+
+def _conv2d_weight_grad_forward(
+    xp: Any, x: Any, g: Any, w_shape: tuple[int, ...], cfg: ConvCfg
+) -> Any:
+    """g @ cols(x)^T summed over the batch: (N, G, O/G, L) @ (N, G, L, K) -> (G, O/G, K)."""
+    groups = cfg[3]
+    o, _, kh, kw = w_shape
+    cols, ho, wo = _cols(xp, x, kh, kw, cfg)
+    n = g.shape[0]
+    if o == groups:  # depthwise-like: see _conv2d_forward
+        return xp.einsum("ngl,ngkl->gk", g.reshape((n, groups, -1)), cols).reshape(w_shape)
+    g = xp.ascontiguousarray(g)  # a broadcast g (from a sum) would keep matmul off BLAS
+    gg = g.reshape((n, groups, o // groups, -1))
+    return xp.matmul(gg, xp.swapaxes(cols, -1, -2)).sum(axis=0).reshape(w_shape)
+
+
+def _d_conv_x(xp: Any, g: Any, out: Any, x: Any, w: Any, b: Any, cfg: ConvCfg) -> Any:
+    return _call(_conv_input_grad, _conv2d_input_grad_forward, xp, (g, w), (x.shape, cfg))
+
+
+def _d_conv_w(xp: Any, g: Any, out: Any, x: Any, w: Any, b: Any, cfg: ConvCfg) -> Any:
+    return _call(_conv_weight_grad, _conv2d_weight_grad_forward, xp, (x, g), (w.shape, cfg))
+
+
+def _d_conv_b(xp: Any, g: Any, out: Any, x: Any, w: Any, b: Any, cfg: ConvCfg) -> Any:
+    if isinstance(g, Tensor):
+        return g.sum(axis=(0, 2, 3))
+    # Row sums by a matrix-vector product: a few times faster than sum over axes (0, 2, 3).
+    n, o = g.shape[:2]
+    rows = xp.ascontiguousarray(g).reshape((n, o, -1))
+    return xp.matmul(rows, xp.ones(rows.shape[2], g.dtype)).sum(axis=0)
+
+
+_conv = define("conv2d", (_d_conv_x, _d_conv_w, _d_conv_b),
+    "dx = col2im(W^T @ g) = conv2d_input_grad(g, W);  dW = g @ cols(x)^T = "
+    "conv2d_weight_grad(x, g);  db = g summed over (N, H, W)")  # fmt: skip
+
+# conv2d_input_grad(g, W) = A_W^T g, where A_W x = conv2d(x, W). For an incoming G (x's shape):
+# <G, A_W^T g> = <conv2d(G, W), g>, so dg = conv2d(G, W) and dW = conv2d_weight_grad(G, g).
+_conv_input_grad = define("conv2d_input_grad", (
+    lambda xp, G, out, g, w, x_shape, cfg:
+        _call(_conv, _conv2d_forward, xp, (G, w, None), (cfg,)),
+    lambda xp, G, out, g, w, x_shape, cfg:
+        _call(_conv_weight_grad, _conv2d_weight_grad_forward, xp, (G, g), (w.shape, cfg))),
+    "dg = conv2d(G, W);  dW = conv2d_weight_grad(G, g)")  # fmt: skip
+
+# conv2d_weight_grad(x, g) = d<conv2d(x, W), g>/dW. For an incoming H (W's shape):
+# <H, conv2d_weight_grad(x, g)> = <conv2d(x, H), g>, so dx = conv2d_input_grad(g, H) and
+# dg = conv2d(x, H).
+_conv_weight_grad = define("conv2d_weight_grad", (
+    lambda xp, H, out, x, g, w_shape, cfg:
+        _call(_conv_input_grad, _conv2d_input_grad_forward, xp, (g, H), (x.shape, cfg)),
+    lambda xp, H, out, x, g, w_shape, cfg:
+        _call(_conv, _conv2d_forward, xp, (x, H, None), (cfg,))),
+    "dx = conv2d_input_grad(g, H);  dg = conv2d(x, H)")  # fmt: skip
+
+
+def _conv_padding(
+    padding: Any, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> Pads:
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding != "same":
+            raise ValueError(
+                f"conv2d: padding {padding!r} is not understood; expected an int, a pair of "
+                "ints, 'same' or 'valid'"
+            )
+        if stride != (1, 1):
+            raise ValueError(
+                f"conv2d: padding='same' needs stride 1, got stride {stride} (as in PyTorch)"
+            )
+        # The output keeps the input's size; an odd total puts the extra row/column at the
+        # bottom/right, as PyTorch does.
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads.append((total // 2, total - total // 2))
+        return pads[0], pads[1]
+    ph, pw = _pair(padding, "padding", "conv2d", 0)
+    return (ph, ph), (pw, pw)
+
+
+def conv2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch) of a batch of images, NCHW.
+
+    ``out[n, o, i, j] = b[o] + sum_{c, p, q} W[o, c, p, q] * xpad[n, g*C/G + c, i*sh + p*dh,
+    j*sw + q*dw]`` for output channel ``o`` in group ``g``. Computed as im2col (a strided view
+    of the padded input, copied once) and one batched matrix product; gradients for ``x``,
+    ``weight`` and ``bias``, and second derivatives.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C_in, H, W), floating
+    weight : Tensor or array_like, shape (C_out, C_in / groups, kh, kw)
+    bias : Tensor or array_like, shape (C_out,), optional
+    stride, dilation : int or pair of ints
+    padding : int, pair of ints, 'same' or 'valid'
+        Zeros added on both sides of H and W. ``'same'`` (stride 1 only) keeps the size.
+    groups : int
+        Split channels into groups convolved separately; ``groups == C_in`` is depthwise.
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C_out, Ho, Wo), ``Ho = (H + 2 ph - dh (kh - 1) - 1) // sh + 1``. float32
+        inputs give float32.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import conv2d
+    >>> x = cr.ones((1, 1, 3, 3))
+    >>> conv2d(x, cr.ones((1, 1, 2, 2))).tolist()
+    [[[[4.0, 4.0], [4.0, 4.0]]]]
+    >>> conv2d(x, cr.ones((2, 1, 3, 3)), padding=1).shape
+    (1, 2, 3, 3)
+    """
+    op = "conv2d"
+    xd = _operand(x, op, "input")
+    wd = _operand(weight, op, "weight")
+    xs, ws = xd.shape, wd.shape
+    _check_4d(xs, op, "input", "(N, C_in, H, W)")
+    _check_4d(ws, op, "weight", "(C_out, C_in / groups, kh, kw)")
+    try:
+        groups = operator.index(groups)
+    except TypeError:
+        raise TypeError(f"{op}: groups must be an int, got {groups!r}") from None
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    c, o = xs[1], ws[0]
+    if c % groups or o % groups:
+        raise ValueError(
+            f"{op}: groups={groups} must divide both the input channels ({c}, input of shape "
+            f"{xs}) and the output channels ({o}, weight of shape {ws})"
+        )
+    if ws[1] * groups != c:
+        raise ValueError(
+            f"{op}: input of shape {xs} has {c} channels, but weight of shape {ws} expects "
+            f"{ws[1] * groups} (weight.shape[1] * groups = {ws[1]} * {groups})"
+        )
+    bd = None
+    if bias is not None:
+        bd = _operand(bias, op, "bias")
+        if bd.shape != (o,):
+            raise ValueError(
+                f"{op}: bias of shape {bd.shape} does not match weight of shape {ws}; expected "
+                f"shape ({o},), one per output channel"
+            )
+    stride_ = _pair(stride, "stride", op, 1)
+    dilation_ = _pair(dilation, "dilation", op, 1)
+    kernel = (ws[2], ws[3])
+    pads = _conv_padding(padding, kernel, stride_, dilation_)
+    for axis, (n, k, d, p) in enumerate(zip(xs[2:], kernel, dilation_, pads)):
+        if n + p[0] + p[1] < d * (k - 1) + 1:
+            raise ValueError(
+                f"{op}: kernel of size {kernel} (dilation {dilation_}) spans "
+                f"{d * (k - 1) + 1} along {'HW'[axis]}, more than the padded input's "
+                f"{n + p[0] + p[1]} (input of shape {xs}, padding {pads[axis]})"
+            )
+    arrays = (x if isinstance(x, Tensor) else xd, weight if isinstance(weight, Tensor) else wd,
+              bias if isinstance(bias, Tensor) else bd)
+    return apply(_conv, _conv2d_forward, arrays, ((stride_, pads, dilation_, groups),))
+
+
+conv2d.prim = _conv  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------------------- pooling
+#: A pooling's settings: (kernel (kh, kw), stride (sh, sw), pads ((top, bottom), (left,
+#: right)) including the extra rows/columns of ceil_mode, dilation (dh, dw), output (ho, wo)).
+PoolCfg = tuple[tuple[int, int], tuple[int, int], Pads, tuple[int, int], tuple[int, int]]
+
+
+def _pool_cfg(
+    op: str, shape: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any,
+    dilation: Any, ceil_mode: bool,
+) -> PoolCfg:
+    _check_4d(shape, op, "input", "(N, C, H, W)")
+    kernel = _pair(kernel_size, "kernel_size", op, 1)
+    stride_ = kernel if stride is None else _pair(stride, "stride", op, 1)
+    pad = _pair(padding, "padding", op, 0)
+    dil = _pair(dilation, "dilation", op, 1)
+    pads, out = [], []
+    for axis in range(2):
+        n, k, s, p, d = shape[2 + axis], kernel[axis], stride_[axis], pad[axis], dil[axis]
+        if 2 * p > k:
+            raise ValueError(
+                f"{op}: padding {pad} must be at most half of kernel_size {kernel} (as in "
+                "PyTorch), so that every window holds an input element"
+            )
+        span = d * (k - 1) + 1
+        if n + 2 * p < span:
+            raise ValueError(
+                f"{op}: kernel of size {kernel} (dilation {dil}) spans {span} along "
+                f"{'HW'[axis]}, more than the padded input's {n + 2 * p} (input of shape "
+                f"{shape}, padding {pad})"
+            )
+        m = n + 2 * p - span
+        size = (-(-m // s) if ceil_mode else m // s) + 1
+        if ceil_mode and (size - 1) * s >= n + p:
+            size -= 1  # the last window must start inside the input or its left padding
+        extra = max(0, (size - 1) * s + span - (n + 2 * p))
+        pads.append((p, p + extra))
+        out.append(size)
+    return kernel, stride_, (pads[0], pads[1]), dil, (out[0], out[1])
+
+
+def _windows(cfg: PoolCfg) -> tuple[tuple[slice, slice, slice, slice], ...]:
+    (kh, kw), (sh, sw), _, (dh, dw), (ho, wo) = cfg
+    return _offsets(kh, kw, sh, sw, dh, dw, ho, wo)
+
+
+def _disjoint(cfg: PoolCfg) -> bool:
+    """Whether no two windows overlap (stride at least the dilated kernel's extent), so that
+    each padded pixel is read by at most one (window, kernel offset) pair."""
+    (kh, kw), (sh, sw), _, (dh, dw), _ = cfg
+    return sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
+
+
+# -------------------------------------------------------------------------- max_pool2d
+def _max_pool_forward(xp: Any, x: Any, cfg: PoolCfg, want_index: bool) -> tuple[Any, Any]:
+    """The window maxima, and (if asked) each one's kernel offset, row-major; on a tie the
+    first maximum keeps it (PyTorch's choice). A NaN propagates to the maximum (where the
+    gradient then goes within that window is unspecified)."""
+    xpad = _pad(xp, x, cfg[2], -np.inf)
+    windows = _windows(cfg)
+    best = xpad[windows[0]].copy()
+    if not want_index:
+        for index in windows[1:]:
+            xp.maximum(best, xpad[index], out=best)
+        return best, None
+    dtype = np.uint8 if len(windows) <= 256 else np.int32
+    arg = xp.zeros(best.shape, dtype)
+    upd = xp.empty(best.shape, bool)
+    for k, index in enumerate(windows[1:], 1):
+        v = xpad[index]
+        xp.greater(v, best, out=upd)  # strictly: an equal later value does not take over
+        xp.maximum(best, v, out=best)
+        # arg = k where upd: modular arithmetic on the small ints, faster than a masked copy
+        arg += (dtype(k) - arg) * upd
+    return best, arg
+
+
+def _max_scatter_forward(
+    xp: Any, g: Any, arg: Any, cfg: PoolCfg, x_shape: tuple[int, ...]
+) -> Any:
+    """Each window's gradient added at its maximum: the vjp of max_pool2d."""
+    n, c, h, w = x_shape
+    (pt, pb), (pl, pr) = cfg[2]
+    dx = xp.zeros((n, c, h + pt + pb, w + pl + pr), g.dtype)
+    if _disjoint(cfg):  # each pixel belongs to one window offset: write, don't add
+        for k, index in enumerate(_windows(cfg)):
+            xp.multiply(g, arg == k, out=dx[index])
+    else:
+        for k, index in enumerate(_windows(cfg)):
+            dx[index] += g * (arg == k)
+    return _crop(dx, cfg[2], x_shape)
+
+
+def _max_gather_forward(
+    xp: Any, G: Any, arg: Any, cfg: PoolCfg, x_shape: tuple[int, ...]
+) -> Any:
+    """Each window's maximum position read from ``G``: the vjp of the scatter above."""
+    gpad = _pad(xp, G, cfg[2])
+    windows = _windows(cfg)
+    out = gpad[windows[0]] * (arg == 0)
+    for k, index in enumerate(windows[1:], 1):
+        out += gpad[index] * (arg == k)
+    return out
+
+
+_max_scatter = define("max_pool2d_backward", (
+    lambda xp, G, out, g, arg, cfg, x_shape:
+        _call(_max_gather, _max_gather_forward, xp, (G,), (arg, cfg, x_shape)),),
+    "dg = G read at each window's maximum")  # fmt: skip
+
+_max_gather = define("max_pool2d_gather", (
+    lambda xp, g, out, G, arg, cfg, x_shape:
+        _call(_max_scatter, _max_scatter_forward, xp, (g,), (arg, cfg, x_shape)),),
+    "dG = g added at each window's maximum")  # fmt: skip
+
+_max_pool = define("max_pool2d", (
+    lambda xp, g, out, x, arg, cfg:
+        _call(_max_scatter, _max_scatter_forward, xp, (g,), (arg, cfg, x.shape)),),
+    "dx = g added at each window's (first) maximum, zero elsewhere")  # fmt: skip
+
+
+def max_pool2d(
+    x: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """Maximum over each (kh, kw) window of a batch of images, NCHW, as PyTorch's.
+
+    The gradient of each window goes to its maximum; on a tie, to the first in row-major
+    order (PyTorch's choice). Padding is ``-inf``, so it never wins.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C, H, W), floating
+    kernel_size : int or pair of ints
+    stride : int or pair of ints, optional
+        Defaults to ``kernel_size`` (non-overlapping windows).
+    padding : int or pair of ints
+        At most half the kernel size.
+    dilation : int or pair of ints
+    ceil_mode : bool
+        Round the output size up, so a partial window at the end counts.
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C, Ho, Wo), ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import max_pool2d
+    >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+    >>> max_pool2d(x, 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+    op = "max_pool2d"
+    xd = _operand(x, op, "input")
+    cfg = _pool_cfg(op, xd.shape, kernel_size, stride, padding, dilation, bool(ceil_mode))
+    xp = NP if xd.__class__ is _ndarray else xp_of(xd)
+    recording = isinstance(x, Tensor) and x._rg and state.grad_enabled
+    out, arg = _max_pool_forward(xp, xd, cfg, recording)
+    if recording:
+        return record(_max_pool, out, (xd, arg, cfg), (x,))
+    return _leaf(out)
+
+
+max_pool2d.prim = _max_pool  # type: ignore[attr-defined]
+
+
+# -------------------------------------------------------------------------- avg_pool2d
+def _window_sum(xp: Any, xpad: Any, cfg: PoolCfg) -> Any:
+    (kh, kw), _, _, _, (ho, wo) = cfg
+    n, c, hp, wp = xpad.shape
+    if ho == wo == 1 and (kh, kw) == (hp, wp):  # one window, the whole image
+        # Row sums by a matrix-vector product: a few times faster than sum over (2, 3).
+        rows = xp.ascontiguousarray(xpad).reshape((n, c, -1))
+        return xp.matmul(rows, xp.ones(rows.shape[2], rows.dtype)).reshape((n, c, 1, 1))
+    windows = _windows(cfg)
+    out = xpad[windows[0]].copy()
+    for index in windows[1:]:
+        out += xpad[index]
+    return out
+
+
+def _window_spread(xp: Any, g: Any, cfg: PoolCfg, padded: tuple[int, ...]) -> Any:
+    """The adjoint of :func:`_window_sum`: each window's ``g`` added to all its pixels."""
+    (kh, kw), _, _, _, (ho, wo) = cfg
+    if ho == wo == 1 and (kh, kw) == padded[2:]:
+        return xp.broadcast_to(g, padded).copy()
+    dx = xp.zeros(padded, g.dtype)
+    windows = _windows(cfg)
+    if _disjoint(cfg):
+        for index in windows:
+            dx[index] = g
+    else:
+        for index in windows:
+            dx[index] += g
+    return dx
+
+
+def _on(xp: Any, div: Any) -> Any:
+    # The divisor table is made once with NumPy; another backend needs its own copy.
+    return div if xp is NP or div.__class__ is int else xp.asarray(div)
+
+
+def _avg_pool_forward(xp: Any, x: Any, cfg: PoolCfg, div: Any) -> Any:
+    s = _window_sum(xp, _pad(xp, x, cfg[2]), cfg)
+    s /= _on(xp, div)
+    return s
+
+
+def _avg_spread_forward(
+    xp: Any, g: Any, cfg: PoolCfg, div: Any, x_shape: tuple[int, ...]
+) -> Any:
+    n, c, h, w = x_shape
+    (pt, pb), (pl, pr) = cfg[2]
+    dx = _window_spread(xp, g / _on(xp, div), cfg, (n, c, h + pt + pb, w + pl + pr))
+    return _crop(dx, cfg[2], x_shape)
+
+
+_avg_pool = define("avg_pool2d", (
+    lambda xp, g, out, x, cfg, div:
+        _call(_avg_spread, _avg_spread_forward, xp, (g,), (cfg, div, x.shape)),),
+    "dx = g / count spread evenly over each window")  # fmt: skip
+
+_avg_spread = define("avg_pool2d_backward", (
+    lambda xp, G, out, g, cfg, div, x_shape:
+        _call(_avg_pool, _avg_pool_forward, xp, (G,), (cfg, div)),),
+    "dg = avg_pool2d(G)  (the window sums of G / count)")  # fmt: skip
+
+
+def _divisor(
+    cfg: PoolCfg, shape: tuple[int, ...], count_include_pad: bool, dtype: Any
+) -> Any:
+    """The count each window's sum is divided by: kh*kw, or, where windows reach into the
+    padding, PyTorch's count (padding counts if ``count_include_pad``; ceil_mode's overhang
+    never does)."""
+    (kh, kw), _, ((pt, pb), (pl, pr)), _, _ = cfg
+    h, w = shape[2], shape[3]
+    (ph, pw) = (pt, pl)
+    extra_h, extra_w = pb - ph, pr - pw
+    if not (extra_h or extra_w) and (count_include_pad or not (ph or pw)):
+        return kh * kw
+    mask = np.zeros((1, 1, h + pt + pb, w + pl + pr), dtype)
+    if count_include_pad:
+        mask[:, :, :h + 2 * ph, :w + 2 * pw] = 1
+    else:
+        mask[:, :, ph:ph + h, pw:pw + w] = 1
+    return _window_sum(NP, mask, cfg)[0, 0]
+
+
+def avg_pool2d(
+    x: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """Mean over each (kh, kw) window of a batch of images, NCHW, as PyTorch's.
+
+    The gradient of each window is spread evenly over its elements.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C, H, W), floating
+    kernel_size : int or pair of ints
+    stride : int or pair of ints, optional
+        Defaults to ``kernel_size``.
+    padding : int or pair of ints
+        Zeros, at most half the kernel size.
+    ceil_mode : bool
+        Round the output size up, so a partial window at the end counts.
+    count_include_pad : bool
+        Whether padded zeros count in the divisor (PyTorch's default, True).
+    divisor_override : int, optional
+        Divide every window's sum by this instead.
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C, Ho, Wo), ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import avg_pool2d
+    >>> avg_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+    """
+    op = "avg_pool2d"
+    xd = _operand(x, op, "input")
+    cfg = _pool_cfg(op, xd.shape, kernel_size, stride, padding, 1, bool(ceil_mode))
+    if divisor_override is not None:
+        div = operator.index(divisor_override)
+        if div <= 0:
+            raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
+    else:
+        div = _divisor(cfg, xd.shape, bool(count_include_pad), xd.dtype)
+    return apply(_avg_pool, _avg_pool_forward, (x if isinstance(x, Tensor) else xd,), (cfg, div))
+
+
+avg_pool2d.prim = _avg_pool  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------- adaptive_avg_pool2d
+def _adaptive_matrix(n: int, m: int, dtype: Any) -> np.ndarray:
+    """(m, n) averaging matrix of PyTorch's adaptive windows: row i averages
+    ``[floor(i n / m), ceil((i + 1) n / m))``."""
+    p = np.zeros((m, n), dtype)
+    for i in range(m):
+        a, b = (i * n) // m, -(-((i + 1) * n) // m)
+        p[i, a:b] = 1.0 / (b - a)
+    return p
+
+
+def adaptive_avg_pool2d(x: Any, output_size: Any) -> Tensor:
+    """Mean over the windows that divide H x W into ``output_size`` cells, as PyTorch's.
+
+    When the sizes divide evenly this is :func:`avg_pool2d` with kernel = stride = H / Ho
+    (output size 1 is the mean over H and W); otherwise the windows are PyTorch's
+    ``[floor(i H / Ho), ceil((i + 1) H / Ho))``, possibly overlapping, computed as
+    ``P_h @ x @ P_w^T`` with averaging matrices.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C, H, W), floating
+    output_size : int or pair of ints
+        An entry of None keeps that input size.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import adaptive_avg_pool2d
+    >>> adaptive_avg_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 1).tolist()
+    [[[[7.5]]]]
+    """
+    op = "adaptive_avg_pool2d"
+    xd = _operand(x, op, "input")
+    shape = xd.shape
+    _check_4d(shape, op, "input", "(N, C, H, W)")
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        output_size = tuple(
+            shape[2 + i] if s is None else s for i, s in enumerate(output_size)
+        )
+    oh, ow = _pair(output_size, "output_size", op, 1)
+    h, w = shape[2], shape[3]
+    if h % oh == 0 and w % ow == 0:
+        return avg_pool2d(x, (h // oh, w // ow))
+    from .linalg import matmul
+
+    ph = _adaptive_matrix(h, oh, xd.dtype)
+    pw = _adaptive_matrix(w, ow, xd.dtype)
+    return matmul(matmul(ph, x), pw.T)
+
+
+adaptive_avg_pool2d.prim = _avg_pool  # type: ignore[attr-defined]

@@ -218,6 +218,11 @@ class DataLoader:
         self, arrays: tuple[Any, ...], order: np.ndarray, stop: int
     ) -> Iterator[tuple[Tensor, ...]]:
         bs = self.batch_size
+        if not self.shuffle:
+            # In order, a batch is a slice: a view of the dataset's arrays, no copy.
+            for start in range(0, min(stop, len(order)), bs):
+                yield tuple(_leaf(a[start : start + bs]) for a in arrays)
+            return
         for start in range(0, min(stop, len(order)), bs):
             idx = order[start : start + bs]
             yield tuple(_leaf(a[idx]) for a in arrays)

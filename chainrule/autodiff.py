@@ -341,7 +341,9 @@ def backward(
             else:
                 xp = numpy_namespace if g.__class__ is ndarray else namespace_of(g)
                 out = t._data
-            for i, p in enumerate(parents):
+            i = -1
+            for p in parents:
+                i += 1
                 if p is None:
                     continue
                 if target_ids is not None and p._seq < oldest and id(p) not in target_ids:

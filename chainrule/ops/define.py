@@ -152,8 +152,11 @@ def binary(
         if isinstance(x, Tensor):
             xd = x._data
             xr = x._rg
+        elif isinstance(x, (list, tuple)):  # only reflected operators get here ([1, 2] - t)
+            xd = _weak_list(x, y._data if isinstance(y, Tensor) else raw(y))
+            xr = False
         else:
-            xd = x if isinstance(x, (list, tuple)) else raw(x)
+            xd = raw(x)
             xr = False
         if isinstance(y, Tensor):
             yd = y._data
@@ -164,8 +167,6 @@ def binary(
         else:
             yd = _weak_list(y, xd) if isinstance(y, (list, tuple)) else raw(y)
             yr = False
-        if isinstance(xd, (list, tuple)):
-            xd = _weak_list(xd, yd)
         try:
             if xd.__class__ is _ndarray or yd.__class__ is _ndarray:
                 data = forward(NP, xd, yd)

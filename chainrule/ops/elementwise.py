@@ -51,29 +51,29 @@ def _d_maximum(xp: Any, g: Any, a: Any, b: Any) -> Any:
 add = binary("add", lambda xp, x, y: x + y,
              lambda xp, g, out, x, y: g,
              lambda xp, g, out, x, y: g,
-             "dx = g;  dy = g")
+             "dx = g;  dy = g", ufunc=True)
 subtract = binary("subtract", lambda xp, x, y: x - y,
                   lambda xp, g, out, x, y: g,
                   lambda xp, g, out, x, y: -g,
-                  "dx = g;  dy = -g")
+                  "dx = g;  dy = -g", ufunc=True)
 multiply = binary("multiply", lambda xp, x, y: x * y,
                   lambda xp, g, out, x, y: g * y,
                   lambda xp, g, out, x, y: g * x,
-                  "dx = g * y;  dy = g * x")
+                  "dx = g * y;  dy = g * x", ufunc=True)
 divide = binary("divide", lambda xp, x, y: x / y,
                 lambda xp, g, out, x, y: g / y,
                 lambda xp, g, out, x, y: -g * out / y,
-                "dx = g / y;  dy = -g * x / y**2")
+                "dx = g / y;  dy = -g * x / y**2", ufunc=True)
 power = binary("power", lambda xp, x, y: x ** y, _d_power_x, _d_power_y,
-               "dx = g * y * x**(y-1);  dy = g * x**y * log(x)")
+               "dx = g * y * x**(y-1);  dy = g * x**y * log(x)", ufunc=True)
 maximum = binary("maximum", lambda xp, x, y: xp.maximum(x, y),
                  lambda xp, g, out, x, y: _d_maximum(xp, g, x, y),
                  lambda xp, g, out, x, y: _d_maximum(xp, g, y, x),
-                 "dx = g * [x > y] (+ g/2 on ties);  dy likewise")
+                 "dx = g * [x > y] (+ g/2 on ties);  dy likewise", ufunc=True)
 minimum = binary("minimum", lambda xp, x, y: xp.minimum(x, y),
                  lambda xp, g, out, x, y: _d_maximum(xp, g, y, x),
                  lambda xp, g, out, x, y: _d_maximum(xp, g, x, y),
-                 "dx = g * [x < y] (+ g/2 on ties);  dy likewise")  # fmt: skip
+                 "dx = g * [x < y] (+ g/2 on ties);  dy likewise", ufunc=True)  # fmt: skip
 
 
 # --------------------------------------------------------------------- smooth functions
@@ -93,21 +93,21 @@ def _log_sigmoid(xp: Any, x: Any) -> Any:
     return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
 
 
-negative = unary("negative", lambda xp, x: -x, lambda xp, g, out, x: -g, "-g")
+negative = unary("negative", lambda xp, x: -x, lambda xp, g, out, x: -g, "-g", ufunc=True)
 abs = unary("abs", lambda xp, x: xp.abs(x),  # noqa: A001 - the maths' name
-            lambda xp, g, out, x: g * xp.sign(x), "g * sign(x)")
-exp = unary("exp", lambda xp, x: xp.exp(x), lambda xp, g, out, x: g * out, "g * exp(x)")
-log = unary("log", lambda xp, x: xp.log(x), lambda xp, g, out, x: g / x, "g / x")
+            lambda xp, g, out, x: g * xp.sign(x), "g * sign(x)", ufunc=True)
+exp = unary("exp", lambda xp, x: xp.exp(x), lambda xp, g, out, x: g * out, "g * exp(x)", ufunc=True)
+log = unary("log", lambda xp, x: xp.log(x), lambda xp, g, out, x: g / x, "g / x", ufunc=True)
 log1p = unary("log1p", lambda xp, x: xp.log1p(x),
-              lambda xp, g, out, x: g / (1 + x), "g / (1 + x)")
+              lambda xp, g, out, x: g / (1 + x), "g / (1 + x)", ufunc=True)
 expm1 = unary("expm1", lambda xp, x: xp.expm1(x),
-              lambda xp, g, out, x: g * (out + 1), "g * exp(x)")
+              lambda xp, g, out, x: g * (out + 1), "g * exp(x)", ufunc=True)
 sqrt = unary("sqrt", lambda xp, x: xp.sqrt(x),
-             lambda xp, g, out, x: g / (2 * out), "g / (2 sqrt(x))")
-sin = unary("sin", lambda xp, x: xp.sin(x), lambda xp, g, out, x: g * xp.cos(x), "g * cos(x)")
-cos = unary("cos", lambda xp, x: xp.cos(x), lambda xp, g, out, x: -g * xp.sin(x), "-g * sin(x)")
+             lambda xp, g, out, x: g / (2 * out), "g / (2 sqrt(x))", ufunc=True)
+sin = unary("sin", lambda xp, x: xp.sin(x), lambda xp, g, out, x: g * xp.cos(x), "g * cos(x)", ufunc=True)
+cos = unary("cos", lambda xp, x: xp.cos(x), lambda xp, g, out, x: -g * xp.sin(x), "-g * sin(x)", ufunc=True)
 tanh = unary("tanh", lambda xp, x: xp.tanh(x),
-             lambda xp, g, out, x: g * (1 - out * out), "g * (1 - tanh(x)**2)")
+             lambda xp, g, out, x: g * (1 - out * out), "g * (1 - tanh(x)**2)", ufunc=True)
 sigmoid = unary("sigmoid", _sigmoid,
                 lambda xp, g, out, x: g * out * (1 - out), "g * s * (1 - s),  s = sigmoid(x)")
 relu = unary("relu", lambda xp, x: xp.maximum(x, 0),

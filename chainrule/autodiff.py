@@ -4,7 +4,9 @@ A recorded tensor is its own graph node. Beside its array it keeps
 
 * ``_prim``    the :class:`Primitive` that made it (its name, formula and gradient rules),
 * ``_args``    the raw values the forward was called with (arrays, constants, parameters),
-* ``_parents`` the tensors among those arguments that need a gradient (``None`` elsewhere),
+* ``_parents`` the tensors among those arguments that need a gradient (``None`` elsewhere); a
+  lone parent at argument 0, the most common case, is stored as the tensor itself rather than a
+  one-tuple (one long-lived object fewer per node for the garbage collector to traverse),
 * ``_seq``     a number from one global counter, larger than every parent's.
 
 Because a parent is always older than its child, visiting nodes in decreasing ``_seq`` is a
@@ -231,6 +233,23 @@ def check_finite(array: Any, name: str, phase: str) -> None:
         )
 
 
+def parents_of(t: Any) -> tuple[Any, ...]:
+    """The parents of recorded tensor ``t``, aligned with its primitive's arguments (None where
+    an argument needs no gradient); empty for a leaf or a freed node.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.ones(2, requires_grad=True)
+    >>> parents_of(x * 2) == (x,)
+    True
+    """
+    parents = t._parents
+    if parents is None:
+        return ()
+    return parents if parents.__class__ is tuple else (parents,)
+
+
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``g`` over the axes that broadcasting added or stretched, so it has ``shape``.
 
@@ -327,6 +346,8 @@ def backward(
             if args is None:
                 raise _freed_error(t)
             parents = t._parents
+            if parents.__class__ is not tuple:
+                parents = (parents,)
             seq = t._seq
             if t._version > seq:
                 raise _modified_error(t, t)

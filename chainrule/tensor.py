@@ -394,7 +394,8 @@ def _leaf(data: Any) -> Tensor:
 def record(prim: autodiff.Primitive, data: Any, args: tuple[Any, ...], parents: tuple) -> Tensor:
     """Wrap ``data`` as the output of ``prim`` applied to ``args``, recording the node.
 
-    ``parents[i]`` is the Tensor passed as argument ``i`` if it requires grad, else None.
+    ``parents[i]`` is the Tensor passed as argument ``i`` if it requires grad, else None; a lone
+    parent at argument 0 may be passed as the Tensor itself (see ``autodiff.parents_of``).
     """
     if data.__class__ is not _ndarray and isinstance(data, np.generic):
         data = np.asarray(data)

@@ -125,7 +125,7 @@ def unary(
             else:
                 data = forward(NP if xd.__class__ is _ndarray else namespace_of(xd), xd)
             if x._rg and state.grad_enabled:
-                return record(prim, data, (xd,), (x,))
+                return record(prim, data, (xd,), x)
             return _leaf(data)
         xd = raw(x)
         if xd.__class__ is not _ndarray and not hasattr(xd, "__cuda_array_interface__"):
@@ -189,7 +189,8 @@ def binary(
         except ValueError as exc:
             raise _operand_error(name, (xd, yd), exc) from None
         if (xr or yr) and state.grad_enabled:
-            return record(prim, data, (xd, yd), (x if xr else None, y if yr else None))
+            parents = x if not yr else (x if xr else None, y)
+            return record(prim, data, (xd, yd), parents)
         return _leaf(data)
 
     op.__name__ = op.__qualname__ = name
@@ -244,7 +245,7 @@ def apply(
             xd = x._data
             data = forward(NP if xd.__class__ is _ndarray else namespace_of(xd), xd, *params)
             if x._rg and state.grad_enabled:
-                return record(prim, data, (xd, *params), arrays)
+                return record(prim, data, (xd, *params), x)
             return _leaf(data)
     raws = []
     parents = []

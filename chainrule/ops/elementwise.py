@@ -104,8 +104,10 @@ expm1 = unary("expm1", lambda xp, x: xp.expm1(x),
               lambda xp, g, out, x: g * (out + 1), "g * exp(x)", ufunc=True)
 sqrt = unary("sqrt", lambda xp, x: xp.sqrt(x),
              lambda xp, g, out, x: g / (2 * out), "g / (2 sqrt(x))", ufunc=True)
-sin = unary("sin", lambda xp, x: xp.sin(x), lambda xp, g, out, x: g * xp.cos(x), "g * cos(x)", ufunc=True)
-cos = unary("cos", lambda xp, x: xp.cos(x), lambda xp, g, out, x: -g * xp.sin(x), "-g * sin(x)", ufunc=True)
+sin = unary("sin", lambda xp, x: xp.sin(x),
+            lambda xp, g, out, x: g * xp.cos(x), "g * cos(x)", ufunc=True)
+cos = unary("cos", lambda xp, x: xp.cos(x),
+            lambda xp, g, out, x: -g * xp.sin(x), "-g * sin(x)", ufunc=True)
 tanh = unary("tanh", lambda xp, x: xp.tanh(x),
              lambda xp, g, out, x: g * (1 - out * out), "g * (1 - tanh(x)**2)", ufunc=True)
 sigmoid = unary("sigmoid", _sigmoid,

@@ -648,7 +648,7 @@ def getitem(x: Any, index: Any) -> Any:
             f"getitem: invalid index {_brief(index)} for a tensor of shape {tuple(xd.shape)}: {exc}"
         ) from None
     if isinstance(x, Tensor) and x._rg and state.grad_enabled:
-        return record(_getitem, data, (xd, idx), (x,))
+        return record(_getitem, data, (xd, idx), x)
     return _leaf(data)
 
 

@@ -114,7 +114,75 @@ class Linear(Module):
 
 
 # ------------------------------------------------------------------------- containers
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """The list behaviour shared by ``Sequential`` and ``ModuleList``: ``len``, iteration,
+    indexing (negative too), slicing (a new container of the same modules, keeping their names),
+    ``append``, ``insert``, ``extend``, item assignment and deletion."""
+
+    def _index(self, idx: int) -> int:
+        n = len(self._modules)
+        i = operator.index(idx)
+        if not -n <= i < n:
+            raise IndexError(f"{type(self).__name__}: index {i} is out of range for {n} modules")
+        return i % n
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        if isinstance(idx, slice):
+            picked = type(self)()
+            for name, module in list(self._modules.items())[idx]:
+                picked.add_module(name, module)
+            return picked
+        return list(self._modules.values())[self._index(idx)]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        key = list(self._modules)[self._index(idx)]
+        self.add_module(key, module)
+
+    def __delitem__(self, idx: int | slice) -> None:
+        keys = list(self._modules)
+        for key in keys[idx] if isinstance(idx, slice) else [keys[self._index(idx)]]:
+            del self._modules[key]
+        self._renumber(list(self._modules.values()))
+
+    def _renumber(self, modules: list[Module]) -> None:
+        # Names become "0", "1", ... again after a deletion or insertion, as in PyTorch.
+        self._modules.clear()
+        for k, m in enumerate(modules):
+            self._modules[str(k)] = m
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Any:
+        """Add ``module`` at the end; returns the container."""
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Any:
+        """Append each of ``modules``; returns the container."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> Any:
+        """Insert ``module`` before position ``index``; returns the container."""
+        name = type(self).__name__
+        if not isinstance(module, Module):
+            raise TypeError(f"{name}.insert: expected a Module, got {type(module).__name__}")
+        n = len(self._modules)
+        i = operator.index(index)
+        if not -n <= i <= n:
+            raise IndexError(f"{name}.insert: index {i} is out of range for {n} modules")
+        mods = list(self._modules.values())
+        mods.insert(i if i >= 0 else i + n, module)
+        self._renumber(mods)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after the other: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
     Takes modules (named ``"0"``, ``"1"``...) or one ``OrderedDict`` of name -> module. Supports
@@ -141,71 +209,13 @@ class Sequential(Module):
             for i, module in enumerate(modules):
                 self.add_module(str(i), module)
 
-    def _index(self, idx: int) -> int:
-        n = len(self._modules)
-        i = operator.index(idx)
-        if not -n <= i < n:
-            raise IndexError(f"Sequential: index {i} is out of range for {n} modules")
-        return i % n
-
-    def __getitem__(self, idx: int | slice) -> Any:
-        if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return list(self._modules.values())[self._index(idx)]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        key = list(self._modules)[self._index(idx)]
-        self.add_module(key, module)
-
-    def __delitem__(self, idx: int | slice) -> None:
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [keys[self._index(idx)]]:
-            del self._modules[key]
-        self._renumber(list(self._modules.values()))
-
-    def _renumber(self, modules: list[Module]) -> None:
-        # Names become "0", "1", ... again after a deletion or insertion, as in PyTorch.
-        self._modules.clear()
-        for k, m in enumerate(modules):
-            self._modules[str(k)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        """Add ``module`` at the end; returns the Sequential."""
-        self.add_module(str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> Sequential:
-        """Append each of ``modules``; returns the Sequential."""
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> Sequential:
-        """Insert ``module`` before position ``index``; returns the Sequential."""
-        if not isinstance(module, Module):
-            raise TypeError(f"Sequential.insert: expected a Module, got {type(module).__name__}")
-        n = len(self._modules)
-        i = operator.index(index)
-        if not -n <= i <= n:
-            raise IndexError(f"Sequential.insert: index {i} is out of range for {n} modules")
-        mods = list(self._modules.values())
-        mods.insert(i if i >= 0 else i + n, module)
-        self._renumber(mods)
-        return self
-
     def forward(self, x: Any) -> Any:
         for module in self._modules.values():
             x = module(x)
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules, registered (their parameters are the list's), not called in order.
 
     Examples
@@ -219,53 +229,6 @@ class ModuleList(Module):
         super().__init__()
         if modules is not None:
             self.extend(modules)
-
-    def _index(self, idx: int) -> int:
-        n = len(self._modules)
-        i = operator.index(idx)
-        if not -n <= i < n:
-            raise IndexError(f"ModuleList: index {i} is out of range for {n} modules")
-        return i % n
-
-    def __getitem__(self, idx: int | slice) -> Any:
-        if isinstance(idx, slice):
-            return type(self)(list(self._modules.values())[idx])
-        return self._modules[str(self._index(idx))]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        self.add_module(str(self._index(idx)), module)
-
-    def __delitem__(self, idx: int | slice) -> None:
-        mods = list(self._modules.values())
-        del mods[idx if isinstance(idx, slice) else self._index(idx)]
-        self._modules.clear()
-        for k, m in enumerate(mods):
-            self._modules[str(k)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        """Add ``module`` at the end; returns the list."""
-        self.add_module(str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        """Append each of ``modules``; returns the list."""
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        """Insert ``module`` before position ``index``."""
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        self._modules.clear()
-        for k, m in enumerate(mods):
-            self.add_module(str(k), m)
 
 
 # ------------------------------------------------------------------------ activations

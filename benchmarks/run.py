@@ -92,6 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+SETTLE_SECONDS = 1.0
+
+
 def _split(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
@@ -131,6 +134,10 @@ def run_workload(
             if not cell.check.ok or budget is None:
                 _log(f"  {w.name:<16} {key:<10} check {cell.check.summary()}")
                 continue
+            # Let the previous cell's thread pools go idle first: OpenMP (PyTorch) and XLA
+            # workers spin for a while after their last task and would steal a core from
+            # this cell on a 2-core machine.
+            time.sleep(SETTLE_SECONDS)
             cell.measurement = harness.measure(step, budget)
             m = cell.measurement
             _log(

@@ -14,10 +14,15 @@ disagrees is not timed. See benchmarks/README.md for the workloads and how to re
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # the sibling modules, then this checkout's chainrule
@@ -64,6 +69,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "threadpoolctl, and PyTorch to N; default: NumPy's BLAS as loaded, "
         "PyTorch set to match it",
     )
+    p.add_argument(
+        "--same-process",
+        action="store_true",
+        help="run every workload in this process; by default each workload runs in a fresh "
+        "Python process, so no workload inherits another's heap, thread pools or warm caches",
+    )
+    p.add_argument("--cells-json", help=argparse.SUPPRESS)  # the child's output, for the parent
     p.add_argument(
         "--check",
         action="store_true",
@@ -150,6 +162,59 @@ def run_workload(
     return cells
 
 
+def _cells_to_json(cells: dict[tuple[str, str], report.Cell]) -> list[dict[str, Any]]:
+    return [
+        {
+            "workload": w,
+            "impl": k,
+            "check": None if c.check is None else dataclasses.asdict(c.check),
+            "measurement": None if c.measurement is None else dataclasses.asdict(c.measurement),
+            "error": c.error,
+        }
+        for (w, k), c in cells.items()
+    ]
+
+
+def _cells_from_json(items: list[dict[str, Any]]) -> dict[tuple[str, str], report.Cell]:
+    cells = {}
+    for item in items:
+        check = item["check"]
+        if check is not None:
+            check = harness.Check(**{**check, "dtypes": tuple(check["dtypes"])})
+        m = item["measurement"]
+        cells[(item["workload"], item["impl"])] = report.Cell(
+            check=check,
+            measurement=None if m is None else harness.Measurement(**m),
+            error=item["error"],
+        )
+    return cells
+
+
+def _run_in_child(name: str, argv: list[str]) -> dict[tuple[str, str], report.Cell]:
+    """Run one workload in a fresh interpreter with the same options; return its cells."""
+    passed = []
+    skip = False
+    for i, a in enumerate(argv):  # drop --only/--out (and their values): the child gets its own
+        if skip:
+            skip = False
+            continue
+        if a in ("--only", "--out"):
+            skip = i + 1 < len(argv)
+            continue
+        if a.startswith(("--only=", "--out=")):
+            continue
+        passed.append(a)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cells.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), *passed, "--only", name,
+               "--cells-json", str(out)]  # fmt: skip
+        subprocess.run(cmd, check=False)
+        if not out.exists():
+            cell = report.Cell(error=f"the child process for {name} wrote no results")
+            return {(name, "numpy"): cell}
+        return _cells_from_json(json.loads(out.read_text()))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
@@ -172,9 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         _log("not installed: " + ", ".join(environment.IMPLEMENTATIONS[k][0] for k in missing))
     cells: dict[tuple[str, str], report.Cell] = {}
+    isolate = not args.same_process and args.cells_json is None and len(workloads) > 1
     for w in workloads:
         _log(w.name)
-        cells.update(run_workload(w, present, budget))
+        if isolate:
+            cells.update(_run_in_child(w.name, argv if argv is not None else sys.argv[1:]))
+        else:
+            cells.update(run_workload(w, present, budget))
+    if args.cells_json is not None:
+        Path(args.cells_json).write_text(json.dumps(_cells_to_json(cells)))
+        return 0
 
     failed = [k for k, c in cells.items() if c.error or (c.check and not c.check.ok)]
     elapsed = time.perf_counter() - started

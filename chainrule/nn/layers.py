@@ -338,7 +338,26 @@ def _implicit_dim(name: str, ndim: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-class Softmax(Module):
+class _AlongDim(Module):
+    """A normalisation along one axis, ``dim`` (Softmax, LogSoftmax)."""
+
+    _function: Any
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Any) -> Tensor:
+        dim = self.dim
+        if dim is None:
+            dim = _implicit_dim(type(self).__name__, len(getattr(x, "shape", ())))
+        return type(self)._function(x, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
     """Softmax along ``dim``: ``exp(x) / sum(exp(x))``.
 
     With ``dim=None`` PyTorch's deprecated implicit choice is made (axis 0 for 0-, 1- and 3-D
@@ -351,21 +370,10 @@ class Softmax(Module):
     [[0.5, 0.5]]
     """
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Any) -> Tensor:
-        dim = self.dim
-        if dim is None:
-            dim = _implicit_dim("Softmax", len(getattr(x, "shape", ())))
-        return softmax(x, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _function = staticmethod(softmax)
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_AlongDim):
     """``log(softmax(x))`` along ``dim``, fused and stable. ``dim=None`` as for
     :class:`Softmax`.
 
@@ -376,18 +384,7 @@ class LogSoftmax(Module):
     [-10000.0, 0.0]
     """
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Any) -> Tensor:
-        dim = self.dim
-        if dim is None:
-            dim = _implicit_dim("LogSoftmax", len(getattr(x, "shape", ())))
-        return log_softmax(x, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _function = staticmethod(log_softmax)
 
 
 # ------------------------------------------------------------------------------ shapes

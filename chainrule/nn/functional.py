@@ -3,8 +3,8 @@
 
 Layers hold parameters and buffers and call these; these call chainrule's primitives. The
 activations and ``linear`` are the primitives themselves. Normalisation has one primitive of its
-own, :func:`_standardize` (see its comment for why), with the affine part composed from ``*`` and
-``+``.
+own, ``standardize`` in :mod:`chainrule.ops.nn` (see its comment there for why), with the affine
+part composed from ``*`` and ``+``.
 
 Examples
 --------
@@ -24,16 +24,15 @@ from typing import Any
 import numpy as np
 
 from .. import random as _random
-from ..autodiff import state
 from ..backend import namespace_of
 from ..ops import elementwise as _ew
 from ..ops import reduce as _red
 from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
-from ..ops.define import define, raw
+from ..ops.define import raw
 from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh
-from ..ops.nn import linear
+from ..ops.nn import _standardize, linear
 from ..ops.shape import getitem, reshape
-from ..tensor import Tensor, _as_array, _leaf, as_tensor, record
+from ..tensor import Tensor, _as_array, _leaf, as_tensor
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -195,42 +194,6 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
 
 
 # -------------------------------------------------------------------------- normalising
-# Standardising over ``axes`` gets a primitive of its own because composed from mean, subtract,
-# square, mean, sqrt and divide it is six recorded nodes whose backward passes broadcast and sum
-# the gradient several times over the full input; fused, the backward is one formula,
-#     dx = inv * (g - mean(g) - out * mean(g * out)),   inv = 1 / sqrt(var(x) + eps),
-# and layer_norm's forward + backward runs 1.5x (8x32) to 5x (256x1024) faster than composed.
-# The rule uses only xp operations, so under create_graph it is differentiable again (there
-# ``inv`` is recomputed from x: the saved array would be a constant to the second derivative).
-def _d_standardize(xp: Any, g: Any, out: Any, x: Any, axes: Any, eps: float, inv: Any) -> Any:
-    if g.__class__ is Tensor:
-        inv = 1 / xp.sqrt(xp.var(x, axis=axes, keepdims=True) + eps)
-        return inv * (g - g.mean(axis=axes, keepdims=True)
-                      - out * (g * out).mean(axis=axes, keepdims=True))
-    d = g - g.mean(axis=axes, keepdims=True)
-    d -= out * (g * out).mean(axis=axes, keepdims=True)
-    d *= inv
-    return d
-
-
-_standardize_prim = define(
-    "standardize", (_d_standardize,),
-    "inv * (g - mean(g) - out * mean(g * out)),  out = (x - mean(x)) * inv,  "
-    "inv = 1/sqrt(var(x) + eps)")  # fmt: skip
-
-
-def _standardize(x: Any, xd: Any, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Any, Any]:
-    """``(x - mean) / sqrt(var + eps)`` over ``axes`` (biased var), and the raw mean and var."""
-    mean = xd.mean(axis=axes, keepdims=True)
-    xc = xd - mean
-    var = (xc * xc).mean(axis=axes, keepdims=True)
-    inv = 1 / namespace_of(xd).sqrt(var + eps)
-    xc *= inv
-    if isinstance(x, Tensor) and x._rg and state.grad_enabled:
-        return record(_standardize_prim, xc, (xd, axes, eps, inv), (x,)), mean, var
-    return _leaf(xc), mean, var
-
-
 def _check_eps(eps: Any, op: str) -> float:
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
         raise ValueError(f"{op}: eps must be a positive number, got {eps!r}")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import state
-from ..backend import register_raw
+from ..backend import namespace_of, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import NP, apply, define, raw, xp_of
 
@@ -397,3 +397,40 @@ binary_cross_entropy_prim = define(
     "binary_cross_entropy", (_d_binary_cross_entropy_p, _d_binary_cross_entropy_t),
     "dp = w (p - t) / max(p (1 - p), 1e-12) * g / denom;  "
     "dt = w (max(log(1 - p), -100) - max(log p, -100)) * g / denom")  # fmt: skip
+
+
+# ------------------------------------------------------------------------ standardize
+# Standardising over ``axes`` gets a primitive of its own because composed from mean, subtract,
+# square, mean, sqrt and divide it is six recorded nodes whose backward passes broadcast and sum
+# the gradient several times over the full input; fused, the backward is one formula,
+#     dx = inv * (g - mean(g) - out * mean(g * out)),   inv = 1 / sqrt(var(x) + eps),
+# and layer_norm's forward + backward runs 1.5x (8x32) to 5x (256x1024) faster than composed.
+# The rule uses only xp operations, so under create_graph it is differentiable again (there
+# ``inv`` is recomputed from x: the saved array would be a constant to the second derivative).
+def _d_standardize(xp: Any, g: Any, out: Any, x: Any, axes: Any, eps: float, inv: Any) -> Any:
+    if g.__class__ is Tensor:
+        inv = 1 / xp.sqrt(xp.var(x, axis=axes, keepdims=True) + eps)
+        return inv * (g - g.mean(axis=axes, keepdims=True)
+                      - out * (g * out).mean(axis=axes, keepdims=True))
+    d = g - g.mean(axis=axes, keepdims=True)
+    d -= out * (g * out).mean(axis=axes, keepdims=True)
+    d *= inv
+    return d
+
+
+_standardize_prim = define(
+    "standardize", (_d_standardize,),
+    "inv * (g - mean(g) - out * mean(g * out)),  out = (x - mean(x)) * inv,  "
+    "inv = 1/sqrt(var(x) + eps)")  # fmt: skip
+
+
+def _standardize(x: Any, xd: Any, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Any, Any]:
+    """``(x - mean) / sqrt(var + eps)`` over ``axes`` (biased var), and the raw mean and var."""
+    mean = xd.mean(axis=axes, keepdims=True)
+    xc = xd - mean
+    var = (xc * xc).mean(axis=axes, keepdims=True)
+    inv = 1 / namespace_of(xd).sqrt(var + eps)
+    xc *= inv
+    if isinstance(x, Tensor) and x._rg and state.grad_enabled:
+        return record(_standardize_prim, xc, (xd, axes, eps, inv), (x,)), mean, var
+    return _leaf(xc), mean, var

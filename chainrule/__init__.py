@@ -24,6 +24,7 @@ from .autodiff import (
     set_grad_enabled,
 )
 from .backend import get_default_dtype, set_default_dtype
+from .explain import explain
 from .ops import *  # noqa: F403
 from .ops import __all__ as _ops_all
 from .tensor import (
@@ -53,5 +54,5 @@ __all__ = [
     "ones_like", "full_like", "arange", "linspace", "eye", "rand", "randn", "random",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
     "is_anomaly_enabled", "get_default_dtype", "set_default_dtype", "__version__",
-    "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian",
+    "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "explain",
 ] + [n for n in _ops_all if n != "primitive_table"]  # fmt: skip

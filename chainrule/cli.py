@@ -1,21 +1,45 @@
 """The ``chainrule`` command (also ``python -m chainrule``).
 
-For now it reports the version and what is installed; ``chainrule train`` arrives with the
-estimators.
+``chainrule version`` reports what is installed; ``chainrule explain`` works the article's
+chain-rule example with numbers (a logistic-regression step, or ``--model mlp`` a two-layer
+network) and checks each result against chainrule's backward pass and finite differences.
+``chainrule train`` arrives with the estimators.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from . import __version__
+from .explain import explain
+from .ops import log, softmax, tanh
+from .tensor import tensor
+
+#: Largest difference accepted between the hand-derived, backward and finite-difference results.
+TOLERANCE = 1e-10
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (argparse adds the usage before them)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _seed(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chainrule",
         description="Gradients by the chain rule over NumPy arrays. "
         "Library docs: README.md; example: python examples/logistic_regression.py",
@@ -23,6 +47,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("version", help="print chainrule's, Python's and NumPy's versions")
+    exp = sub.add_parser(
+        "explain",
+        help="work the chain rule by hand on a small model and check it against backward()",
+        description="Compute each local derivative of a softmax cross-entropy loss by hand, "
+        "chain them, and check the result against chainrule's backward pass and central "
+        "finite differences.",
+    )
+    exp.add_argument(
+        "--model",
+        choices=("logreg", "mlp"),
+        default="logreg",
+        help="logistic regression (default) or a two-layer tanh network",
+    )
+    exp.add_argument("--seed", type=_seed, default=0, help="seed of the random example")
+    exp.add_argument(
+        "--graph",
+        action="store_true",
+        help="also print chainrule's own backward pass node by node (cr.explain)",
+    )
     return parser
 
 
@@ -40,8 +83,141 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(f"chainrule {__version__} (Python {sys.version.split()[0]}, NumPy {np.__version__})")
         return 0
+    if args.command == "explain":
+        return _explain(args.model, args.seed, args.graph)
     parser.print_help()
     return 0
+
+
+# --------------------------------------------------------------------------------- explain
+def _fmt(a: np.ndarray | float) -> str:
+    return np.array2string(np.asarray(a), precision=6, max_line_width=100)
+
+
+def _show(name: str, value: np.ndarray | float) -> None:
+    text = _fmt(value)
+    if "\n" in text:  # a matrix: start it on its own line so its rows align
+        text = "\n    " + text.replace("\n", "\n    ")
+        print(f"  {name} ={text}")
+    else:
+        print(f"  {name} = {text}")
+
+
+def _cross_entropy(q: np.ndarray, c: int) -> float:
+    """-ln softmax(q)_c, computed stably (for the finite differences)."""
+    m = q.max()
+    return float(m + np.log(np.exp(q - m).sum()) - q[c])
+
+
+def _finite_differences(f: Callable[[], float], a: np.ndarray, h: float = 1e-3) -> np.ndarray:
+    """dF/da by the fourth-order central difference (error ~h^4 + rounding/h, ~1e-13 here),
+    perturbing ``a`` in place and restoring it."""
+    grad = np.empty_like(a)
+    for i in np.ndindex(a.shape):
+        v = a[i]
+        vals = []
+        for step in (2 * h, h, -h, -2 * h):
+            a[i] = v + step
+            vals.append(f())
+        a[i] = v
+        grad[i] = (-vals[0] + 8 * vals[1] - 8 * vals[2] + vals[3]) / (12 * h)
+    return grad
+
+
+def _check(name: str, by_hand: np.ndarray, backward: np.ndarray, numeric: np.ndarray) -> bool:
+    ok = True
+    for what, other in (("chainrule backward", backward), ("central finite differences", numeric)):
+        diff = float(np.max(np.abs(by_hand - other)))
+        verdict = "agrees" if diff <= TOLERANCE else "DISAGREES"
+        ok = ok and diff <= TOLERANCE
+        print(f"  {name} vs {what}: {verdict} (max |difference| = {diff:.3e})")
+    return ok
+
+
+def _explain(model: str, seed: int, graph_too: bool = False) -> int:
+    rng = np.random.default_rng(seed)
+    n_classes, n_features, n_hidden = 3, 4, 5
+    x = rng.normal(size=n_features)
+    c = int(rng.integers(n_classes))
+    onehot = np.eye(n_classes)[c]
+    print(f"x = {_fmt(x)}, correct class c = {c} (float64, seed {seed})")
+    if model == "logreg":
+        W = rng.normal(scale=0.5, size=(n_classes, n_features))
+        b = rng.normal(scale=0.5, size=n_classes)
+        print("logistic regression: q = W x + b, p = softmax(q), L = -ln p_c")
+        q = W @ x + b
+        p = np.exp(q - q.max())
+        p /= p.sum()
+        _show("q", q)
+        _show("p", p)
+        _show("L = -ln p_c", -np.log(p[c]))
+        print("local derivatives:")
+        _show("dL/dp_c = -1/p_c", -1 / p[c])
+        _show("dp_c/dq_i = p_c (delta_ic - p_i)", p[c] * (onehot - p))
+        _show("dq/dW = x (row i of W feeds q_i)", x)
+        dq = -1 / p[c] * (p[c] * (onehot - p))
+        print("chained:")
+        _show("dL/dq = dL/dp_c dp_c/dq = p - onehot(c)", dq)
+        _show("dL/dW = (p - onehot(c)) outer x", np.outer(dq, x))
+        _show("dL/db = p - onehot(c)", dq)
+        hand = {"dL/dW": np.outer(dq, x), "dL/db": dq}
+        params = {"dL/dW": W, "dL/db": b}
+
+        def loss() -> float:
+            return _cross_entropy(W @ x + b, c)
+
+        def graph(t: dict[str, Any]) -> Any:
+            return -log(softmax(t["dL/dW"] @ x + t["dL/db"], axis=-1)[c])
+
+    else:
+        W1 = rng.normal(scale=0.5, size=(n_hidden, n_features))
+        b1 = rng.normal(scale=0.5, size=n_hidden)
+        W2 = rng.normal(scale=0.5, size=(n_classes, n_hidden))
+        b2 = rng.normal(scale=0.5, size=n_classes)
+        print("two-layer network: h = tanh(W1 x + b1), q2 = W2 h + b2, L = -ln softmax(q2)_c")
+        h = np.tanh(W1 @ x + b1)
+        q2 = W2 @ h + b2
+        p = np.exp(q2 - q2.max())
+        p /= p.sum()
+        _show("h", h)
+        _show("p = softmax(q2)", p)
+        _show("L", -np.log(p[c]))
+        print("layer 2 (output):")
+        dq2 = p - onehot
+        _show("dL/dq2 = p - onehot(c)", dq2)
+        _show("dL/dW2 = dL/dq2 outer h", np.outer(dq2, h))
+        _show("dL/db2 = dL/dq2", dq2)
+        dh = W2.T @ dq2
+        _show("dL/dh = W2^T dL/dq2", dh)
+        print("layer 1 (hidden):")
+        _show("dh/dz1 = 1 - h^2", 1 - h**2)
+        dz1 = dh * (1 - h**2)
+        _show("dL/dz1 = dL/dh * (1 - h^2)", dz1)
+        _show("dL/dW1 = dL/dz1 outer x", np.outer(dz1, x))
+        _show("dL/db1 = dL/dz1", dz1)
+        hand = {"dL/dW2": np.outer(dq2, h), "dL/db2": dq2,
+                "dL/dW1": np.outer(dz1, x), "dL/db1": dz1}  # fmt: skip
+        params = {"dL/dW2": W2, "dL/db2": b2, "dL/dW1": W1, "dL/db1": b1}
+
+        def loss() -> float:
+            return _cross_entropy(W2 @ np.tanh(W1 @ x + b1) + b2, c)
+
+        def graph(t: dict[str, Any]) -> Any:
+            hid = tanh(t["dL/dW1"] @ x + t["dL/db1"])
+            return -log(softmax(t["dL/dW2"] @ hid + t["dL/db2"], axis=-1)[c])
+
+    leaves = {k: tensor(v, dtype=np.float64, requires_grad=True) for k, v in params.items()}
+    loss_t = graph(leaves)
+    if graph_too:
+        print("chainrule's backward pass, node by node (chainrule.explain):")
+        explain(loss_t)
+    loss_t.backward()
+    print("checks (tolerance 1e-10):")
+    ok = True
+    for k in hand:
+        ok = _check(k, hand[k], leaves[k].grad.numpy(), _finite_differences(loss, params[k])) and ok
+    print("all agree" if ok else "SOME CHECKS FAILED")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -37,3 +37,12 @@ def test_readme_networks_example_runs(tmp_path, monkeypatch):
     assert (predicted == y_test).mean() > 0.93
     saved = cr.io.load(tmp_path / "digits.safetensors")
     assert set(saved) == set(model.state_dict())
+
+
+def test_readme_estimator_example_runs():
+    text = README.read_text()
+    code = text.split("## Estimators", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - our own README
+    clf = namespace["clf"]
+    assert list(clf.classes_) == [0, 1, 2] and clf.coef_.shape == (3, 13)

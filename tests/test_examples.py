@@ -50,3 +50,15 @@ def test_logistic_regression_example_runs(capsys):
     assert len(diffs) == 2 and max(diffs) < 1e-12
     accuracy = float(re.search(r"held-out accuracy: ([0-9.]+)", out).group(1))
     assert accuracy > 0.9
+
+
+def test_docs_figures_script_writes_pictures(tmp_path):
+    pytest.importorskip("matplotlib")
+    spec = importlib.util.spec_from_file_location(
+        "make_figures", EXAMPLES.parent / "docs" / "make_figures.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.logistic_graph(tmp_path / "graph.png")
+    data = (tmp_path / "graph.png").read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000

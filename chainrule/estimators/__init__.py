@@ -22,5 +22,6 @@ except ImportError:
     ) from None
 
 from .logistic import LogisticRegression
+from .mlp import MLPClassifier, MLPRegressor
 
-__all__ = ["LogisticRegression"]
+__all__ = ["LogisticRegression", "MLPClassifier", "MLPRegressor"]

@@ -3,12 +3,17 @@
 ``chainrule version`` reports what is installed; ``chainrule explain`` works the article's
 chain-rule example with numbers (a logistic-regression step, or ``--model mlp`` a two-layer
 network) and checks each result against chainrule's backward pass and finite differences.
-``chainrule train`` arrives with the estimators.
+``chainrule train`` fits a classifier (logistic regression, an MLP or a small CNN) to a bundled
+data set or a CSV file and writes it to a folder; ``predict`` and ``evaluate`` use that folder on
+new CSV rows; ``datasets`` lists the bundled data sets (the logic lives in chainrule.training).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +41,105 @@ def _seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
     return value
+
+
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected positive layer sizes separated by commas (e.g. 128,64), got {text!r}"
+        )
+    return tuple(int(p) for p in parts)
+
+
+def _add_train(sub: Any) -> None:
+    from .training import DATASETS, MODELS
+
+    tr = sub.add_parser(
+        "train",
+        help="train a classifier on a bundled data set or a CSV file and save it to a folder",
+        description="Train with Adam on 75%% of the data (stratified; features standardised "
+        "with the training part's statistics), report the held-out accuracy and loss, and "
+        "write model.safetensors, model.json, metrics.json and loss_curve.png to --out.",
+    )
+    tr.add_argument(
+        "--data",
+        default="digits",
+        metavar="NAME|PATH.csv",
+        help=f"{', '.join(DATASETS)}, or a CSV file (default digits)",
+    )
+    tr.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the label column of a CSV file (default: its last column)",
+    )
+    tr.add_argument(
+        "--model",
+        choices=MODELS,
+        default="mlp",
+        help="logistic regression, a ReLU MLP (default) or a CNN (digits only)",
+    )
+    tr.add_argument(
+        "--hidden",
+        type=_sizes,
+        default=(128,),
+        metavar="N[,N...]",
+        help="hidden layer sizes of mlp/cnn (default 128)",
+    )
+    tr.add_argument("--epochs", type=_positive(int), default=30, help="default 30")
+    tr.add_argument(
+        "--lr", type=_positive(float), default=1e-3, help="Adam's learning rate (default 1e-3)"
+    )
+    tr.add_argument("--batch-size", type=_positive(int), default=32, help="default 32")
+    tr.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of the split, the initial weights and the batches (default 0)",
+    )
+    tr.add_argument("--out", default="chainrule-model", metavar="DIR",
+                    help="folder to write the model to (default ./chainrule-model)")  # fmt: skip
+
+    pr = sub.add_parser(
+        "predict",
+        help="predict the classes of the rows of a CSV file with a trained model",
+        description="Read the model's feature columns (by name) from INPUT.csv, standardise "
+        "them as in training and write a CSV with a 'prediction' column.",
+    )
+    pr.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by chainrule train")
+    pr.add_argument("input", metavar="INPUT.csv")
+    pr.add_argument("-o", "--output", metavar="PATH", help="write here (default: stdout)")
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="accuracy, per-class precision/recall and the confusion matrix on a labelled CSV",
+        description="Compare a trained model's predictions on INPUT.csv with its label column; "
+        "also writes confusion_matrix.png into MODEL_DIR when matplotlib is installed.",
+    )
+    ev.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by chainrule train")
+    ev.add_argument("input", metavar="INPUT.csv")
+    ev.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the label column (default: the one the model was trained with)",
+    )
+    sub.add_parser("datasets", help="list the bundled data sets with their shapes and classes",
+                   description="List the bundled data sets: samples, features, samples per "
+                   "class.")  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also print chainrule's own backward pass node by node (cr.explain)",
     )
+    _add_train(sub)
     return parser
 
 
@@ -80,6 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command in _COMMANDS:
+        try:
+            return _COMMANDS[args.command](args)
+        except (ValueError, KeyError, OSError, ImportError) as exc:
+            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            if isinstance(exc, OSError) and exc.filename and exc.strerror:
+                text = f"{exc.filename}: {exc.strerror}"
+            message = " ".join(str(text).split())  # one line, whatever the library wrote
+            print(f"{parser.prog}: error: {message}", file=sys.stderr)
+            return 2
     if args.command == "version":
         print(f"chainrule {__version__} (Python {sys.version.split()[0]}, NumPy {np.__version__})")
         return 0
@@ -87,6 +202,77 @@ def main(argv: list[str] | None = None) -> int:
         return _explain(args.model, args.seed, args.graph)
     parser.print_help()
     return 0
+
+
+# ------------------------------------------------------------- train/predict/evaluate
+def _train(args: argparse.Namespace) -> int:
+    from .training import train
+
+    r = train(args.data, args.target, args.model, args.hidden, args.epochs, args.lr,
+              args.batch_size, args.seed, args.out)  # fmt: skip
+    print(
+        f"{args.model} on {args.data}: {r['epochs']} epochs in {r['seconds']:.1f} s; "
+        f"held-out accuracy {r['accuracy']:.4f}, loss {r['loss']:.4f} ({r['n_test']} samples)"
+    )
+    for note in r["notes"]:
+        print(note)
+    print(f"wrote {', '.join(r['files'])} to {r['out']}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .io import _write_atomic
+    from .training import load_model, read_table
+
+    model = load_model(args.model_dir)
+    target = model.spec.get("data", {}).get("target", "target")
+    X, _ = read_table(args.input, model.feature_names, target)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["prediction"])
+    writer.writerows([p] for p in model.predict(X))
+    if args.output is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        _write_atomic(args.output, buffer.getvalue().encode())
+        print(f"wrote {len(X)} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .training import _matplotlib, classification_report, format_report, load_model, read_table
+
+    model = load_model(args.model_dir)
+    target = args.target or model.spec.get("data", {}).get("target", "target")
+    X, labels = read_table(args.input, model.feature_names, target)
+    if labels is None:
+        raise ValueError(f"{args.input} has no label column {target!r} (pass --target COLUMN)")
+    report = classification_report(labels, model.predict(X), model.classes)
+    print(format_report(report, model.classes))
+    if _matplotlib():
+        from .viz import plot_confusion_matrix
+
+        path = os.path.join(args.model_dir, "confusion_matrix.png")
+        plot_confusion_matrix(report["confusion"], path, class_names=model.classes)
+        print(f"wrote {path}")
+    else:
+        print('matplotlib is not installed: no confusion_matrix.png (pip install "chainrule[cli]")')
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from .training import dataset_summaries
+
+    for d in dataset_summaries():
+        counts = ", ".join(f"{c}: {n}" for c, n in d["class_counts"].items())
+        print(f"{d['name']:<14} {d['n_samples']:>5} x {d['n_features']:<3} "
+              f"{len(d['class_counts']):>2} classes ({counts})")  # fmt: skip
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "train": _train, "predict": _predict, "evaluate": _evaluate, "datasets": _datasets,
+}  # fmt: skip
 
 
 # --------------------------------------------------------------------------------- explain

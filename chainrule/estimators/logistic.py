@@ -7,7 +7,6 @@ solution matches ``sklearn.linear_model.LogisticRegression(solver="lbfgs")``.
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 import warnings
 from typing import Any
@@ -24,11 +23,7 @@ from .. import ops
 from ..nn import Parameter
 from ..optim import minimize
 from ..tensor import as_tensor, zeros
-
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-    threadpool_limits = None
+from .threads import one_blas_thread
 
 __all__ = ["LogisticRegression"]
 
@@ -164,7 +159,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__}: the sample weights (times the class weights) sum to "
                 f"{total}; expected a positive sum"
             )
-        limits = threadpool_limits(1) if threadpool_limits else contextlib.nullcontext()
+        limits = one_blas_thread()
         with limits:
             coef, intercept, result = self._minimize(X, labels, classes.size, s / total, total)
         if result.status != 0:

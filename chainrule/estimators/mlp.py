@@ -10,7 +10,6 @@ in float64, its gradients come from chainrule's autodiff and its updates from
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 import warnings
 from typing import Any
@@ -30,11 +29,7 @@ from .. import nn, ops
 from ..autodiff import next_seq
 from ..optim import SGD, Adam, minimize
 from ..tensor import as_tensor
-
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-    threadpool_limits = None
+from .threads import one_blas_thread
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -272,7 +267,7 @@ class _BaseMLP(BaseEstimator):
             self._build(X.shape[1], sizes, t.shape[1])
         else:
             self._load_coefs()
-        limits = threadpool_limits(1) if threadpool_limits else contextlib.nullcontext()
+        limits = one_blas_thread()
         with limits:
             if self.solver == "lbfgs":
                 self._fit_lbfgs(X, t, s)

@@ -11,7 +11,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import operator
 from typing import Any
 
@@ -114,11 +113,7 @@ class Conv2d(Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weight and bias again (PyTorch's scheme)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        init.reset_affine_(self.weight, self.bias)
 
     def forward(self, x: Any) -> Tensor:
         p = self._parameters

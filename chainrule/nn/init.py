@@ -30,6 +30,7 @@ from ..tensor import Tensor
 
 __all__ = [
     "calculate_gain",
+    "reset_affine_",
     "uniform_",
     "normal_",
     "constant_",
@@ -304,3 +305,22 @@ def kaiming_normal_(
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator)
+
+
+def reset_affine_(weight: Any, bias: Any = None) -> None:
+    """PyTorch's default initialisation of ``Linear`` and ``Conv2d``: ``kaiming_uniform_`` with
+    ``a = sqrt(5)`` for the weight (U(-b, b), b = 1/sqrt(fan_in)), and U(-b, b) for the bias.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w, b = cr.zeros(3, 4), cr.zeros(3)
+    >>> reset_affine_(w, b)
+    >>> bool(abs(b.numpy()).max() <= 0.5)
+    True
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight, "reset_affine_")
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)

@@ -97,10 +97,7 @@ class Linear(Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weight and bias again (PyTorch's scheme)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.reset_affine_(self.weight, self.bias)
 
     def forward(self, x: Any) -> Tensor:
         p = self._parameters

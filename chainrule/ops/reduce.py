@@ -343,19 +343,47 @@ def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 # ------------------------------------------------------ logsumexp, softmax, log_softmax
+# NumPy reduces a short last axis row by row, one inner loop per row: the max over (1797, 10)
+# takes ~70 us where ten column-wise maximums take ~18 us, and the sum ~37 us where a product
+# with a vector of ones takes ~5 us. Softmax, log-softmax, logsumexp and the cross-entropies
+# reduce over the class axis at every step, so their NumPy/CuPy paths use these two.
+_FAST_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def max_last(xp: Any, x: Any, axes: Any = (-1,)) -> Any:
+    """``x.max(axis=axes, keepdims=True)``, column by column when ``axes`` is the last axis of
+    an array of 2 or more dimensions and it has at most 16 entries."""
+    c = x.shape[-1] if x.ndim > 1 else 0
+    if 1 < c <= 16 and len(axes) == 1 and axes[0] in (-1, x.ndim - 1):
+        m = xp.maximum(x[..., 0], x[..., 1])
+        for j in range(2, c):
+            xp.maximum(m, x[..., j], out=m)
+        return m[..., None]
+    return x.max(axis=axes, keepdims=True)
+
+
+def sum_last(xp: Any, x: Any, axes: Any = (-1,)) -> Any:
+    """``x.sum(axis=axes, keepdims=True)``, as ``x @ ones`` when ``axes`` is the last axis of a
+    float32/float64 array."""
+    if x.ndim and len(axes) == 1 and axes[0] in (-1, x.ndim - 1) and x.dtype in _FAST_FLOATS:
+        return (x @ xp.ones(x.shape[-1], dtype=x.dtype))[..., None]
+    return x.sum(axis=axes, keepdims=True)
+
+
 def _logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     # Shift by the max so exp never overflows.
-    m = xp.max(x, axis=axis, keepdims=True)
+    axes = tuple(range(x.ndim)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    m = max_last(xp, x, axes)
     finite = xp.isfinite(m)
     if finite.all():
-        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+        out = xp.log(sum_last(xp, xp.exp(x - m), axes)) + m
     else:
         # A slice whose max is infinite (all -inf) is shifted by 0 instead, so x - m stays
         # NaN-free and its result is log(0) = -inf (+inf and NaN propagate).
         m = xp.where(finite, m, 0)
         with np.errstate(divide="ignore"):
-            out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else xp.squeeze(out, axis=axis)
+            out = xp.log(sum_last(xp, xp.exp(x - m), axes)) + m
+    return out if keepdims else xp.squeeze(out, axis=axes)
 
 
 def _d_logsumexp(xp: Any, g: Any, out: Any, x: Any, axes: Any, keepdims: bool) -> Any:
@@ -388,23 +416,38 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return apply(_logsumexp_prim, _logsumexp, (x,), (axes, bool(keepdims)))
 
 
+def _axes(x: Any, axis: Any) -> Any:
+    return axis if isinstance(axis, tuple) else (axis,)
+
+
 def _softmax(xp: Any, x: Any, axis: Any = -1) -> Any:
-    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
-    e /= xp.sum(e, axis=axis, keepdims=True)
+    axes = _axes(x, axis)
+    e = xp.exp(x - max_last(xp, x, axes))
+    e /= sum_last(xp, e, axes)
     return e
 
 
 def _log_softmax(xp: Any, x: Any, axis: Any = -1) -> Any:
-    z = x - xp.max(x, axis=axis, keepdims=True)
-    return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
+    axes = _axes(x, axis)
+    z = x - max_last(xp, x, axes)
+    z -= xp.log(sum_last(xp, xp.exp(z), axes))
+    return z
 
 
-_softmax_prim = define("softmax", (
-    lambda xp, g, out, x, axes: out * (g - (g * out).sum(axis=axes, keepdims=True)),),
-    "out * (g - sum(g * out))")
-_log_softmax_prim = define("log_softmax", (
-    lambda xp, g, out, x, axes: g - xp.exp(out) * g.sum(axis=axes, keepdims=True),),
-    "g - exp(out) * sum(g)")
+def _d_softmax(xp: Any, g: Any, out: Any, x: Any, axes: Any) -> Any:
+    if g.__class__ is Tensor:  # create_graph
+        return out * (g - (g * out).sum(axis=axes, keepdims=True))
+    return out * (g - sum_last(xp, g * out, axes))
+
+
+def _d_log_softmax(xp: Any, g: Any, out: Any, x: Any, axes: Any) -> Any:
+    if g.__class__ is Tensor:  # create_graph
+        return g - xp.exp(out) * g.sum(axis=axes, keepdims=True)
+    return g - xp.exp(out) * sum_last(xp, g, axes)
+
+
+_softmax_prim = define("softmax", (_d_softmax,), "out * (g - sum(g * out))")
+_log_softmax_prim = define("log_softmax", (_d_log_softmax,), "g - exp(out) * sum(g)")
 register_raw("softmax", _softmax)
 register_raw("log_softmax", _log_softmax)
 

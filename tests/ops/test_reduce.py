@@ -575,3 +575,32 @@ def test_norm_errors():
         cr.norm(cr.ones((2, 3, 4)), ord=1)
     with pytest.raises(ValueError, match=r"norm: axis \(0, 1, 2\) names 3 axes"):
         cr.norm(cr.ones((2, 3, 4)), axis=(0, 1, 2))
+
+
+# ------------------------------------------------- fast last-axis max and sum (internal)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("shape", [(5,), (7, 1), (7, 2), (150, 3), (4, 3, 10), (6, 16), (6, 17)])
+def test_max_last_and_sum_last_equal_numpy(shape, dtype):
+    from chainrule.ops.reduce import max_last, sum_last
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 10).astype(dtype)
+    axes = (len(shape) - 1,)
+    m = max_last(numpy_namespace, x, axes)
+    assert m.dtype == x.dtype and m.shape == shape[:-1] + (1,)
+    np.testing.assert_array_equal(m, x.max(axis=-1, keepdims=True))
+    s = sum_last(numpy_namespace, x, axes)
+    assert s.dtype == x.dtype and s.shape == shape[:-1] + (1,)
+    tol = {np.float16: 1e-2, np.float32: 1e-5}.get(dtype, 1e-12)
+    np.testing.assert_allclose(s, x.sum(axis=-1, keepdims=True), rtol=tol, atol=tol * 10)
+
+
+def test_max_last_and_sum_last_propagate_nan_and_inf():
+    from chainrule.ops.reduce import max_last, sum_last
+
+    x = np.array([[1.0, np.nan, 2.0], [-np.inf, -np.inf, -np.inf], [np.inf, 0.0, -1.0]])
+    xp = numpy_namespace
+    np.testing.assert_array_equal(max_last(xp, x, (1,))[:, 0], [np.nan, -np.inf, np.inf])
+    np.testing.assert_array_equal(sum_last(xp, x, (1,))[:, 0], [np.nan, -np.inf, np.inf])
+    # Other axes fall back to NumPy's reductions.
+    np.testing.assert_array_equal(max_last(xp, x, (0,)), np.max(x, axis=0, keepdims=True))

@@ -33,12 +33,11 @@ from .. import ops
 from ..ops.define import apply, xp_of
 from ..ops.nn import (
     _binary_cross_entropy,
-    _label_cross_entropy,
     _label_nll,
     _sigmoid_cross_entropy,
     _soft_cross_entropy,
     binary_cross_entropy_prim,
-    label_cross_entropy_prim,
+    label_cross_entropy,
     label_nll_prim,
     sigmoid_cross_entropy_prim,
     soft_cross_entropy_prim,
@@ -269,8 +268,7 @@ def cross_entropy(
     q = input if isinstance(input, Tensor) else qd
     if qd.ndim != 2:
         q = _as_rows(q, qd.ndim, c)
-    out = apply(label_cross_entropy_prim, _label_cross_entropy, (q,),
-                (y, a, b, w if s else None, _denominator(reduction, count)))  # fmt: skip
+    out = label_cross_entropy(q, y, a, b, w if s else None, _denominator(reduction, count))
     if reduction == "none" and qd.ndim != 2:
         return ops.reshape(out, sample_shape)
     return out

@@ -19,6 +19,7 @@ from ..autodiff import state
 from ..backend import namespace_of, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import NP, apply, define, raw, xp_of
+from .reduce import max_last, sum_last
 
 __all__ = ["linear", "softmax_cross_entropy", "one_hot"]
 
@@ -84,8 +85,8 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = np.int64) -> Tensor:
 # ------------------------------------------------------------------ softmax cross-entropy
 def _softmax_cross_entropy(xp: Any, logits: Any, labels: Any, n: int) -> Any:
     # log sum_c e^{q_c} - q_y with the row max subtracted first: exact for any magnitude.
-    z = logits - logits.max(axis=1, keepdims=True)
-    lse = xp.log(xp.exp(z).sum(axis=1))
+    z = logits - max_last(xp, logits)
+    lse = xp.log(sum_last(xp, xp.exp(z))[:, 0])
     return (lse - z[xp.arange(n), labels]).sum() / n
 
 
@@ -254,33 +255,52 @@ def _column(a: Any) -> Any:
 
 def _label_cross_entropy(
     xp: Any, logits: Any, labels: Any, a: Any, b: Any, v: Any, denom: Any
-) -> Any:
+) -> tuple[Any, Any]:
+    """The loss and ``softmax(logits)`` (saved for the backward, which then costs two
+    operations instead of recomputing the softmax)."""
     # Row i: a_i (-log p_i[y_i]) + b_i sum_c v_c (-log p_ic), with -log p_ic = lse_i - z_ic and
     # z = logits - row max (exact for logits of any magnitude).
-    z = logits - logits.max(axis=1, keepdims=True)
-    lse = xp.log(xp.exp(z).sum(axis=1))
+    z = logits - max_last(xp, logits)
+    p = xp.exp(z)
+    total = sum_last(xp, p)
+    p /= total
+    lse = xp.log(total[:, 0])
     loss = lse - z[xp.arange(z.shape[0]), labels]
+    if b is not None:
+        smooth = z.shape[1] * lse - z.sum(axis=1) if v is None else v.sum() * lse - z @ v
+    if denom is not None and b is None:
+        return (loss.sum() if a is None else loss @ a) / denom, p
     if a is not None:
         loss = loss * a
     if b is not None:
-        if v is None:
-            loss = loss + b * (z.shape[1] * lse - z.sum(axis=1))
-        else:
-            loss = loss + b * (v.sum() * lse - z @ v)
-    return loss if denom is None else loss.sum() / denom
+        loss = loss + b * smooth
+    return (loss if denom is None else loss.sum() / denom), p
 
 
 def _d_label_cross_entropy(
-    xp: Any, g: Any, out: Any, logits: Any, labels: Any, a: Any, b: Any, v: Any, denom: Any
-) -> Any:
-    p = xp.softmax(logits, axis=-1)
-    d = p - xp.one_hot(labels, logits.shape[1], logits.dtype)
-    if a is not None:
-        d = d * _column(a)
+    xp: Any, g: Any, out: Any, logits: Any, labels: Any, a: Any, b: Any, v: Any, denom: Any,
+    p: Any,
+) -> Any:  # fmt: skip
+    if g.__class__ is Tensor:  # create_graph: differentiable in logits, so p is recomputed
+        p = xp.softmax(logits, axis=-1)
+        d = p - xp.one_hot(labels, logits.shape[1], logits.dtype)
+        if a is not None:
+            d = d * _column(a)
+        if b is not None:
+            smooth = p * logits.shape[1] - 1 if v is None else p * v.sum() - v
+            d = d + smooth * _column(b)
+        return d * _scale(g, denom, True)
+    rows = xp.arange(p.shape[0])
+    if a is None:
+        d = p.copy()
+        d[rows, labels] -= 1
+    else:
+        d = p * _column(a)
+        d[rows, labels] -= a
     if b is not None:
-        smooth = p * logits.shape[1] - 1 if v is None else p * v.sum() - v
-        d = d + smooth * _column(b)
-    return d * _scale(g, denom, True)
+        d += (p * logits.shape[1] - 1 if v is None else p * v.sum() - v) * _column(b)
+    d *= _scale(g, denom, True)
+    return d
 
 
 label_cross_entropy_prim = define(
@@ -289,11 +309,36 @@ label_cross_entropy_prim = define(
     "(plain mean: (softmax(q) - onehot(y)) / n)")  # fmt: skip
 
 
+def label_cross_entropy(
+    logits: Any, labels: Any, a: Any = None, b: Any = None, v: Any = None, denom: Any = None
+) -> Tensor:
+    """Cross-entropy of 2-D ``logits`` against integer ``labels``, one node (no checks).
+
+    Row ``i`` loses ``a_i (-log p_i[y_i]) + b_i sum_c v_c (-log p_ic)`` with
+    ``p = softmax(logits)`` (``a``, ``b`` default to 1 and 0, ``v`` to ones); the rows are
+    summed and divided by ``denom``, or returned as they are when ``denom`` is None. The
+    callers (:func:`chainrule.nn.functional.cross_entropy`, the estimators) validate shapes.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> q = cr.tensor([[0.0, 0.0]], requires_grad=True)
+    >>> loss = label_cross_entropy(q, cr.tensor([1]).numpy(), denom=1.0); loss.backward()
+    >>> round(loss.item(), 6), q.grad.tolist()
+    (0.693147, [[0.5, -0.5]])
+    """
+    qd = logits._data if isinstance(logits, Tensor) else logits
+    loss, p = _label_cross_entropy(xp_of(qd), qd, labels, a, b, v, denom)
+    if isinstance(logits, Tensor) and logits._rg and state.grad_enabled:
+        return record(label_cross_entropy_prim, loss, (qd, labels, a, b, v, denom, p), logits)
+    return _leaf(loss)
+
+
 def _soft_cross_entropy(xp: Any, logits: Any, targets: Any, denom: Any) -> Any:
     # Row i: sum_c t_ic (lse_i - z_ic) = -sum_c t_ic log softmax(q_i)_c.
-    z = logits - logits.max(axis=1, keepdims=True)
-    lse = xp.log(xp.exp(z).sum(axis=1, keepdims=True))
-    loss = (targets * (lse - z)).sum(axis=1)
+    z = logits - max_last(xp, logits)
+    lse = xp.log(sum_last(xp, xp.exp(z)))
+    loss = sum_last(xp, targets * (lse - z))[:, 0]
     return loss if denom is None else loss.sum() / denom
 
 

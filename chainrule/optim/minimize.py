@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import autodiff
-from ..autodiff import enable_grad, next_seq
+from ..autodiff import next_seq, state
 from ..backend import namespace_of
 from ..tensor import Tensor
 
@@ -122,19 +122,26 @@ def minimize(
     scipy_bounds = _flat_bounds(bounds, params, offsets, op) if bounds is not None else None
     optimize = _import_scipy_optimize()
 
+    slots = [(p, int(a), int(b), p.shape) for p, a, b in zip(params, offsets[:-1], offsets[1:])]
+
     def write(x: np.ndarray) -> None:
-        for p, start, stop in zip(params, offsets[:-1], offsets[1:]):
+        seq = next_seq()
+        for p, start, stop, shape in slots:
             data = p._data
-            chunk = x[start:stop].reshape(data.shape)
+            chunk = x[start:stop].reshape(shape)
             # Written in place, cast to the parameter's dtype: arrays sharing it see the values.
-            data[...] = chunk if type(data) is np.ndarray else _to_device(chunk, data)
-            p._version = next_seq()
+            data[...] = chunk if data.__class__ is np.ndarray else _to_device(chunk, data)
+            p._version = seq
 
     def loss_of(x: np.ndarray) -> Tensor:
         write(x)
-        with enable_grad():
+        previous = state.grad_enabled
+        state.grad_enabled = True
+        try:
             loss = fun()
-        if not isinstance(loss, Tensor) or loss.size != 1:
+        finally:
+            state.grad_enabled = previous
+        if loss.__class__ is not Tensor and not isinstance(loss, Tensor) or loss.size != 1:
             raise TypeError(
                 f"{op}: fun() must return a one-element Tensor (the loss), got {_describe(loss)}"
             )
@@ -145,14 +152,18 @@ def minimize(
 
     def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
         loss = loss_of(x)
-        flat = np.zeros(n, dtype=np.float64)
-        if loss.requires_grad:
-            seed = namespace_of(loss._data).ones_like(loss._data)
-            grads = autodiff.backward(loss, seed, targets=params)
-            for g, start, stop in zip(grads, offsets[:-1], offsets[1:]):
+        data = loss._data
+        if not loss._rg:
+            return float(data.item()), np.zeros(n)
+        grads = autodiff.backward(loss, namespace_of(data).ones_like(data), targets=params)
+        if len(grads) == 1 and grads[0] is not None and grads[0].__class__ is np.ndarray:
+            flat = grads[0].astype(np.float64).reshape(-1)  # a copy only where the dtype differs
+        else:
+            flat = np.zeros(n)
+            for g, (_, start, stop, _) in zip(grads, slots):
                 if g is not None:
                     flat[start:stop] = _host(g).reshape(-1)
-        return float(loss.item()), flat
+        return float(data.item()), flat
 
     x0 = np.concatenate([_host(p._data).astype(np.float64).reshape(-1) for p in params])
     gradient_free = method.lower() in _GRADIENT_FREE if isinstance(method, str) else False

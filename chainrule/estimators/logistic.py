@@ -21,6 +21,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .. import ops
 from ..nn import Parameter
+from ..ops.define import apply
+from ..ops.nn import _sigmoid_cross_entropy, label_cross_entropy, sigmoid_cross_entropy_prim
 from ..optim import minimize
 from ..tensor import as_tensor, zeros
 from .threads import one_blas_thread
@@ -185,24 +187,24 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         W = Parameter(zeros((k, p), dtype="float64"))
         b = Parameter(zeros(k, dtype="float64")) if self.fit_intercept else None
         l2 = 0.0 if self.penalty is None else 0.5 / (self.C * total)
+        # One fused node per data term (its gradient is the closed form, no 1/p factors):
+        # binary, sum_i w_i [log(1 + e^z_i) - t_i z_i] with t = 1 for classes_[1]; else
+        # sum_i w_i (-log softmax(z_i)[y_i]).
         if k == 1:
-            # Binary log-loss of z = x.w + b: log(1 + e^z) - t z, t = 1 for classes_[1].
-            wt = w * (labels == 1)
+            t = (labels == 1).astype(np.float64).reshape(n, 1)
+            w = w.reshape(n, 1)
 
-            def data_loss() -> Any:
-                z = ops.linear(x, W, b).reshape((n,))
-                return ops.dot(ops.softplus(z), w) - ops.dot(z, wt)
+            def data_loss(z: Any) -> Any:
+                return apply(sigmoid_cross_entropy_prim, _sigmoid_cross_entropy, (z, t),
+                             (w, None, 1.0))  # fmt: skip
         else:
-            # Multinomial log-loss: -log softmax(z)[y], each row weighted.
-            target = np.zeros((n, k))
-            target[np.arange(n), labels] = w
 
-            def data_loss() -> Any:
-                return -(ops.log_softmax(ops.linear(x, W, b), axis=1) * target).sum()
+            def data_loss(z: Any) -> Any:
+                return label_cross_entropy(z, labels, w, denom=1.0)
 
         def objective() -> Any:
-            loss = data_loss()
-            return loss + l2 * (W * W).sum() if l2 else loss
+            loss = data_loss(ops.linear(x, W, b))
+            return loss + (W * W).sum() * l2 if l2 else loss
 
         result = minimize(
             objective,

@@ -157,7 +157,7 @@ def minimize(
             return float(data.item()), np.zeros(n)
         grads = autodiff.backward(loss, namespace_of(data).ones_like(data), targets=params)
         if len(grads) == 1 and grads[0] is not None and grads[0].__class__ is np.ndarray:
-            flat = grads[0].astype(np.float64).reshape(-1)  # a copy only where the dtype differs
+            flat = grads[0].astype(np.float64).reshape(-1)  # a fresh copy SciPy may keep
         else:
             flat = np.zeros(n)
             for g, (_, start, stop, _) in zip(grads, slots):

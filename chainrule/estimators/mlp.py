@@ -10,6 +10,7 @@ in float64, its gradients come from chainrule's autodiff and its updates from
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
 from typing import Any
@@ -25,8 +26,10 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .. import nn, ops
+from .. import nn
 from ..autodiff import next_seq
+from ..ops.define import apply
+from ..ops.nn import _sigmoid_cross_entropy, label_cross_entropy, sigmoid_cross_entropy_prim
 from ..optim import SGD, Adam, minimize
 from ..tensor import as_tensor
 from .threads import one_blas_thread
@@ -264,10 +267,12 @@ class _BaseMLP(BaseEstimator):
             if isinstance(seed, np.random.RandomState):
                 seed = int(seed.randint(2**31))
             self._rng = np.random.default_rng(seed)
-            self._build(X.shape[1], sizes, t.shape[1])
+            self._build(X.shape[1], sizes, self._n_outputs(t))
         else:
             self._load_coefs()
-        limits = one_blas_thread()
+        # L-BFGS calls SciPy's BLAS between NumPy's: one thread, or the two pools fight. The
+        # stochastic solvers use NumPy's alone, whose threads speed up the larger products.
+        limits = one_blas_thread() if self.solver == "lbfgs" else contextlib.nullcontext()
         with limits:
             if self.solver == "lbfgs":
                 self._fit_lbfgs(X, t, s)
@@ -425,8 +430,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     otherwise) plus ``0.5 * alpha * ||W||^2 / sum(sample_weight)`` per batch (weights only),
     with Adam, SGD (momentum, Nesterov, constant/invscaling/adaptive learning rate) or full-batch
     L-BFGS. Weights start Glorot-uniform (``sqrt(6 / (fan_in + fan_out))``, ``sqrt(2 / ...)``
-    for the logistic activation) from a NumPy Generator seeded by ``random_state``. Training
-    runs under ``threadpoolctl.threadpool_limits(1)``.
+    for the logistic activation) from a NumPy Generator seeded by ``random_state``. L-BFGS
+    training runs under ``threadpoolctl.threadpool_limits(1)`` (NumPy's and SciPy's BLAS pools
+    would fight); Adam and SGD use NumPy's pool as configured.
 
     Parameters
     ----------
@@ -555,20 +561,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 f"{type(self).__name__}: the sample weights sum to {s.sum()}; "
                 f"expected a positive sum"
             )
-        k = self.classes_.size
-        if k == 2:
-            t = labels.astype(np.float64).reshape(-1, 1)
-        else:
-            t = np.zeros((len(labels), k))
-            t[np.arange(len(labels)), labels] = 1.0
+        # Two classes: one logit per sample and a float target; more: the class indices.
+        t = labels.astype(np.float64).reshape(-1, 1) if self.classes_.size == 2 else labels
         return t, s
 
+    def _n_outputs(self, t: np.ndarray) -> int:
+        return 1 if t.ndim == 2 else self.classes_.size
+
     def _data_loss(self, z: Any, t: np.ndarray, w: np.ndarray) -> Any:
-        if t.shape[1] == 1:
-            # log(1 + e^z) - t z: the binary log-loss of logit z, stable for large |z|.
-            zz = z.reshape((z.shape[0],))
-            return ops.dot(ops.softplus(zz), w) - ops.dot(zz, w * t[:, 0])
-        return -(ops.log_softmax(z, axis=1) * (t * w[:, None])).sum()
+        # One fused node each: sum_i w_i [log(1 + e^z_i) - t_i z_i] (binary) or
+        # sum_i w_i (-log softmax(z_i)[t_i]); the gradient is w (sigmoid(z) - t) or
+        # w (softmax(z) - onehot(t)), as in the article.
+        if t.ndim == 2:
+            return apply(sigmoid_cross_entropy_prim, _sigmoid_cross_entropy, (z, t),
+                         (w[:, None], None, 1.0))  # fmt: skip
+        return label_cross_entropy(z, t, w, denom=1.0)
 
     def _val_score(self, z: np.ndarray, y: np.ndarray, s: np.ndarray) -> float:
         return float(accuracy_score(y, self._labels(z), sample_weight=s))
@@ -652,6 +659,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 f"expected a positive sum"
             )
         return t, s
+
+    def _n_outputs(self, t: np.ndarray) -> int:
+        return t.shape[1]
 
     def _data_loss(self, z: Any, t: np.ndarray, w: np.ndarray) -> Any:
         d = z - t

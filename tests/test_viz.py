@@ -126,6 +126,41 @@ def test_draw_graph_png_and_svg_leave_graph_untouched(tmp_path):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
 
 
+def test_layout_routes_layer_skipping_edges_through_gaps_between_boxes():
+    from chainrule.viz.graph import _Bend, _graph, _layers
+
+    x = cr.tensor([0.5, -1.0], requires_grad=True)
+    w = cr.tensor([2.0, 3.0], requires_grad=True)
+    a = x * w
+    loss = (a.exp().log().tanh() + a).sum() + (w * w).sum()  # a -> add skips three layers
+    nodes, edges = _graph(loss, "test")
+    rows, routes = _layers(nodes, edges)
+    row_of = {id(t): j for j, row in enumerate(rows) for t in row}
+    assert len(row_of) == sum(len(row) for row in rows)  # each node or bend in one place
+    assert len(routes) == len(edges)
+    for (p, t, _), route in zip(edges, routes):
+        assert route[0] is p and route[-1] is t
+        assert all(isinstance(r, _Bend) for r in route[1:-1])
+        # One step per layer: an edge never jumps over a layer, so never across a box there.
+        assert [row_of[id(r)] for r in route] == list(range(row_of[id(p)], row_of[id(t)] + 1))
+    skip = [r for r in routes if r[0] is a and r[-1]._prim.name == "add"]
+    assert len(skip) == 1 and len(skip[0]) == 5
+    bends = [r for route in routes for r in route[1:-1]]
+    assert len(bends) == sum(isinstance(t, _Bend) for row in rows for t in row)
+    for p, _, _ in edges:  # a leaf sits just below its lowest user
+        if p._prim is None:
+            lowest = min(row_of[id(u)] for q, u, _ in edges if q is p)
+            assert row_of[id(p)] == lowest - 1
+
+
+@needs_matplotlib
+def test_draw_graph_with_skip_edges(tmp_path):
+    x = cr.tensor([0.5, -1.0], requires_grad=True)
+    a = x * 2.0
+    loss = (a.exp().log().tanh() + a).sum() + (x * x).sum()
+    _check_png(viz.draw_graph(loss, tmp_path / "skip.png"))
+
+
 @needs_matplotlib
 def test_draw_graph_bad_input(tmp_path):
     x = cr.tensor([1.0], requires_grad=True)

@@ -160,24 +160,57 @@ def to_dot(loss: Tensor, values: bool = True, grads: bool = True, max_values: in
     return "\n".join(out)
 
 
-def _layers(nodes: list[Tensor], edges: list[tuple[Tensor, Tensor, int]]) -> list[list[Tensor]]:
-    """Nodes by layer (layer = longest path from a leaf), each layer ordered to reduce crossings
-    by one barycentre sweep up then one down."""
+class _Bend:
+    """A point where an edge that skips layers crosses an intermediate layer: it takes a
+    (narrow) slot in that layer, so the edge is routed between the boxes, not through them."""
+
+    __slots__ = ()
+
+
+def _layers(
+    nodes: list[Tensor], edges: list[tuple[Tensor, Tensor, int]]
+) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Nodes by layer, and each edge as the route of its points (parent, bends..., child).
+
+    An operation's layer is the longest path to it from a leaf; a leaf sits just below the
+    lowest operation that uses it. An edge spanning several layers gets a :class:`_Bend` in each
+    layer between (Sugiyama's layered drawing), and each layer is ordered to reduce crossings by
+    one barycentre sweep up, then one down.
+    """
     parents: dict[int, list[Tensor]] = {id(t): [] for t in nodes}
-    children: dict[int, list[Tensor]] = {id(t): [] for t in nodes}
     for p, t, _ in edges:
         parents[id(t)].append(p)
-        children[id(p)].append(t)
     layer: dict[int, int] = {}
     for t in nodes:  # leaves first, then operations oldest first: parents are always done
         layer[id(t)] = 1 + max((layer[id(p)] for p in parents[id(t)]), default=-1)
-    rows: list[list[Tensor]] = [[] for _ in range(max(layer.values()) + 1)]
+    lowest_user: dict[int, int] = {}
+    for p, t, _ in edges:
+        if p._prim is None:
+            lowest_user[id(p)] = min(lowest_user.get(id(p), layer[id(t)]), layer[id(t)])
+    for leaf, j in lowest_user.items():  # leaves start at 0: lift each just below its lowest user
+        layer[leaf] = j - 1
+    rows: list[list[Any]] = [[] for _ in range(max(layer.values()) + 1)]
     for t in nodes:
         rows[layer[id(t)]].append(t)
+    below: dict[int, list[Any]] = {id(t): [] for t in nodes}  # neighbours one layer down/up
+    above: dict[int, list[Any]] = {id(t): [] for t in nodes}
+    routes = []
+    for p, t, _ in edges:
+        route = [p]
+        for j in range(layer[id(p)] + 1, layer[id(t)]):
+            bend = _Bend()
+            rows[j].append(bend)
+            below[id(bend)], above[id(bend)] = [], []
+            route.append(bend)
+        route.append(t)
+        for lo, hi in zip(route, route[1:]):
+            below[id(hi)].append(lo)
+            above[id(lo)].append(hi)
+        routes.append(route)
     pos = {id(t): float(i) for row in rows for i, t in enumerate(row)}
 
-    def sweep(row: list[Tensor], nbrs: dict[int, list[Tensor]]) -> None:
-        def key(t: Tensor) -> float:
+    def sweep(row: list[Any], nbrs: dict[int, list[Any]]) -> None:
+        def key(t: Any) -> float:
             ns = nbrs[id(t)]
             return float(np.mean([pos[id(n)] for n in ns])) if ns else pos[id(t)]
 
@@ -186,10 +219,10 @@ def _layers(nodes: list[Tensor], edges: list[tuple[Tensor, Tensor, int]]) -> lis
             pos[id(t)] = float(i) - (len(row) - 1) / 2
 
     for row in rows[1:]:
-        sweep(row, parents)
+        sweep(row, below)
     for row in reversed(rows[:-1]):
-        sweep(row, children)
-    return rows
+        sweep(row, above)
+    return rows, routes
 
 
 def draw_graph(
@@ -201,10 +234,11 @@ def draw_graph(
 ) -> Path:
     """Draw the recorded graph of ``loss`` to a PNG or SVG file, with values and gradients.
 
-    The same nodes and edges as :func:`to_dot`, laid out in layers (a node's layer is the
-    longest path to it from a leaf: leaves at the bottom, the loss at the top), drawn with
-    matplotlib alone (no Graphviz). The file is written atomically; the graph and every
-    ``.grad`` are left as they were.
+    The same nodes and edges as :func:`to_dot`, laid out in layers (an operation's layer is the
+    longest path to it from a leaf, a leaf sits just below its lowest user, the loss is at the
+    top; an edge that skips layers bends through gaps kept for it in each layer between, never
+    through a box), drawn with matplotlib alone (no Graphviz). The file is written atomically;
+    the graph and every ``.grad`` are left as they were.
 
     Parameters
     ----------
@@ -239,41 +273,56 @@ def draw_graph(
         k: [w for line in lines for w in textwrap.wrap(line, 36, subsequent_indent="  ")]
         for k, lines in _labels(loss, nodes, values, grads, max_values, fn).items()
     }
-    rows = _layers(nodes, edges)
+    rows, routes = _layers(nodes, edges)
     # Work in inches (data units = inches) so boxes and text keep their size at any graph size.
     col_w = max(len(line) for lines in labels.values() for line in lines) * 0.075 + 0.6
+    bend_w = 0.35  # the slot of an edge passing through a layer
     row_h = max(len(lines) for lines in labels.values()) * 0.17 + 0.8
-    width = max(len(r) for r in rows) * col_w + 0.4
+
+    def slot(t: Any) -> float:
+        return bend_w if isinstance(t, _Bend) else col_w
+
+    width = max(sum(slot(t) for t in row) for row in rows) + 0.4
     height = len(rows) * row_h + 0.2
     fig = new_figure(fn, width, height)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.set_axis_off()
+    xy: dict[int, tuple[float, float]] = {}
     boxes = {}
     for j, row in enumerate(rows):
         y = (j + 0.5) * row_h + 0.1
-        for i, t in enumerate(row):
-            x = width / 2 + (i - (len(row) - 1) / 2) * col_w
+        x = (width - sum(slot(t) for t in row)) / 2
+        for t in row:
+            xy[id(t)] = (x + slot(t) / 2, y)
+            x += slot(t)
+            if isinstance(t, _Bend):
+                continue
             color = _LEAF_COLOR if t._prim is None else _LOSS_COLOR if t is loss else _OP_COLOR
-            lines = labels[id(t)]
             boxes[id(t)] = ax.text(
-                x, y, "\n".join(lines), ha="center", va="center", fontsize=8, family="monospace",
+                *xy[id(t)], "\n".join(labels[id(t)]), ha="center", va="center", fontsize=8,
+                family="monospace",
                 bbox={"boxstyle": "round,pad=0.4", "facecolor": color, "edgecolor": "0.4"},
             )  # fmt: skip
-    # Arrows after the boxes: they are clipped to the box outlines, which exist once drawn.
+    # Arrows after the boxes: they are clipped to the box outlines, which exist once drawn. An
+    # edge through bends is drawn segment by segment, the arrowhead on the last.
     repeat: dict[tuple[int, int], int] = {}
-    for p, t, _ in edges:
+    for route in routes:
+        p, t = route[0], route[-1]
         k = repeat[id(p), id(t)] = repeat.get((id(p), id(t)), -1) + 1
-        a, b = boxes[id(p)], boxes[id(t)]
-        ax.annotate(
-            "", xy=b.get_position(), xytext=a.get_position(),
-            arrowprops={
-                "arrowstyle": "-|>", "color": "0.3", "shrinkA": 1, "shrinkB": 1,
-                "patchA": a.get_bbox_patch(), "patchB": b.get_bbox_patch(),
-                "connectionstyle": f"arc3,rad={0.25 * k * (-1) ** k}",
-            },
-        )  # fmt: skip
+        last = len(route) - 2
+        for i, (a, b) in enumerate(zip(route, route[1:])):
+            ax.annotate(
+                "", xy=xy[id(b)], xytext=xy[id(a)],
+                arrowprops={
+                    "arrowstyle": "-|>" if i == last else "-", "color": "0.3",
+                    "shrinkA": 1 if i == 0 else 0, "shrinkB": 1 if i == last else 0,
+                    "patchA": boxes[id(a)].get_bbox_patch() if i == 0 else None,
+                    "patchB": boxes[id(b)].get_bbox_patch() if i == last else None,
+                    "connectionstyle": f"arc3,rad={0.25 * k * (-1) ** k if last == 0 else 0}",
+                },
+            )  # fmt: skip
     # Agg's limit is 2**16 pixels a side; very large graphs get a lower resolution instead.
     dpi = min(100.0, 30000.0 / max(width, height))
     return save_figure(fig, path, fmt, dpi=dpi)

@@ -221,7 +221,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .io import _write_atomic
+    from .io import write_atomic
     from .training import load_model, read_table
 
     model = load_model(args.model_dir)
@@ -234,7 +234,7 @@ def _predict(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(buffer.getvalue())
     else:
-        _write_atomic(args.output, buffer.getvalue().encode())
+        write_atomic(args.output, buffer.getvalue().encode())
         print(f"wrote {len(X)} predictions to {args.output}", file=sys.stderr)
     return 0
 

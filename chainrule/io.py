@@ -27,6 +27,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,9 @@ import numpy as np
 from . import random as _random
 from .tensor import Tensor
 
-__all__ = ["save", "load", "load_metadata", "save_checkpoint", "load_checkpoint"]
+__all__ = [
+    "save", "load", "load_metadata", "save_checkpoint", "load_checkpoint", "write_atomic",
+]  # fmt: skip
 
 CHECKPOINT_KEY = "chainrule.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -71,12 +74,42 @@ def _host(value: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- files
-def _write_atomic(path: str, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that ``path`` always holds either the old or the new file.
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
+    r"""Write ``data`` to ``path`` so that ``path`` always holds either the old or the new file.
 
-    The temporary file lives in the target's folder because ``os.replace`` is atomic only
-    within one file system.
+    The bytes go to a temporary file in the target's folder (``os.replace`` is atomic only
+    within one file system), are flushed to disk, and the temporary file is renamed over
+    ``path``; a crash or an error mid-write leaves the old file as it was and no temporary
+    file behind. A new file gets the usual mode (0o666 less the umask), a replaced one keeps
+    its mode. chainrule writes every file it produces this way (weights, checkpoints, the
+    command's JSON and CSV outputs, pictures).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file to write; its folder must exist.
+    data : bytes or str
+        The contents; a str is encoded as UTF-8.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> write_atomic(target, "first\n").read_text()
+    'first\n'
+    >>> write_atomic(target, b"second\n").read_bytes(), os.listdir(os.path.dirname(target))
+    (b'second\n', ['notes.txt'])
     """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    elif not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"write_atomic: data must be bytes or str, got {type(data).__name__}")
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         mode = os.stat(path).st_mode & 0o777
@@ -89,7 +122,7 @@ def _write_atomic(path: str, payload: bytes) -> None:
     )
     try:
         with tmp:
-            tmp.write(payload)
+            tmp.write(data)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.chmod(tmp.name, mode)  # NamedTemporaryFile creates 0o600; give the usual mode
@@ -108,6 +141,7 @@ def _write_atomic(path: str, payload: bytes) -> None:
             pass
         finally:
             os.close(fd)
+    return Path(path)
 
 
 def _read(path: Any, op: str) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
@@ -186,7 +220,7 @@ def save(
         ):
             raise TypeError("io.save: metadata must be a mapping of str to str")
         meta = dict(metadata)
-    _write_atomic(os.fspath(path), _serialize(tensors, meta))
+    write_atomic(os.fspath(path), _serialize(tensors, meta))
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -333,7 +367,7 @@ def save_checkpoint(
     if extra is not None:
         header["extra"] = _encode(extra, "extra", tensors)
     metadata = {CHECKPOINT_KEY: json.dumps(header)}
-    _write_atomic(os.fspath(path), _serialize(tensors, metadata))
+    write_atomic(os.fspath(path), _serialize(tensors, metadata))
 
 
 def load_checkpoint(

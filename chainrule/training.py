@@ -44,7 +44,7 @@ from .data import (
     make_moons,
     train_test_split,
 )
-from .io import _write_atomic
+from .io import write_atomic
 from .tensor import tensor
 
 __all__ = [
@@ -233,7 +233,7 @@ def _epochs(n: int, progress: bool) -> Any:
 
 
 def _write_json(path: str, obj: Any) -> None:
-    _write_atomic(path, (json.dumps(obj, indent=2) + "\n").encode())
+    write_atomic(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
 def _matplotlib() -> bool:

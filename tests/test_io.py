@@ -180,6 +180,30 @@ def test_successful_write_replaces_and_leaves_no_temp(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_write_atomic_public(tmp_path, monkeypatch):
+    path = tmp_path / "notes.txt"
+    assert io.write_atomic(path, "héllo\n") == path
+    assert path.read_bytes() == "héllo\n".encode()
+    os.chmod(path, 0o600)
+    assert io.write_atomic(str(path), b"bytes") == path
+    assert path.read_bytes() == b"bytes"
+    assert path.stat().st_mode & 0o777 == 0o600  # a replaced file keeps its mode
+    with pytest.raises(TypeError, match="write_atomic: data must be bytes or str, got list"):
+        io.write_atomic(path, [1, 2])
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(io.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        io.write_atomic(path, b"new contents")
+    monkeypatch.undo()
+    assert path.read_bytes() == b"bytes"
+    assert os.listdir(tmp_path) == ["notes.txt"]
+    with pytest.raises(FileNotFoundError):
+        io.write_atomic(tmp_path / "missing" / "x.txt", b"")
+
+
 # ------------------------------------------------------------------------------ checkpoints
 def test_state_encoding_round_trips_types(tmp_path):
     class StandIn:

@@ -9,9 +9,8 @@ in the same directory and moved into place, so a reader never sees half a pictur
 
 from __future__ import annotations
 
-import contextlib
+import io
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,25 +57,16 @@ def new_figure(fn: str, width: float, height: float) -> Any:
 
 
 def save_figure(fig: Any, path: Path, fmt: str, dpi: float = 100.0) -> Path:
-    """Write ``fig`` to ``path`` atomically: a temporary file beside it, then os.replace."""
+    """Render ``fig`` and write it to ``path`` atomically (:func:`chainrule.io.write_atomic`)."""
     import matplotlib
 
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644  # mkstemp's 0o600 would make the picture private to its writer
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # SVG text kept as <text> (not glyph outlines): searchable, and much smaller.
-        with os.fdopen(fd, "wb") as f, matplotlib.rc_context({"svg.fonttype": "none"}):
-            fig.savefig(f, format=fmt, dpi=dpi)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    from ..io import write_atomic
+
+    buffer = io.BytesIO()
+    # SVG text kept as <text> (not glyph outlines): searchable, and much smaller.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buffer, format=fmt, dpi=dpi)
+    return write_atomic(path, buffer.getvalue())
 
 
 def _vector(values: Any, what: str, fn: str) -> np.ndarray:

@@ -79,6 +79,23 @@ def namespace_of(array: Any) -> types.SimpleNamespace:
     return _cupy_namespace()
 
 
+def like_device(array: Any, like: Any) -> Any:
+    """``array`` copied to ``like``'s GPU when ``like`` is a GPU (CuPy) array and ``array`` a
+    NumPy one; otherwise ``array`` itself. Constants (targets, weights, labels) given as NumPy
+    arrays beside GPU inputs go through this, so they need not be moved by hand.
+
+    Examples
+    --------
+    >>> like_device(np.ones(2), np.zeros(3)) is not None
+    True
+    """
+    if type(array) is not np.ndarray or type(like) is np.ndarray:
+        return array
+    if not hasattr(like, "__cuda_array_interface__"):
+        return array
+    return namespace_of(like).asarray(array)
+
+
 def _cupy_namespace() -> types.SimpleNamespace:  # pragma: no cover - needs a GPU
     for ns in _namespaces:
         if ns.__name__ == "cupy":

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..backend import like_device
 from ..ops.define import apply, xp_of
 from ..ops.nn import (
     _binary_cross_entropy,
@@ -76,7 +77,7 @@ def _target_like(t: Any, xd: Any, op: str) -> Any:
     if isinstance(t, Tensor):
         td = t._data
     else:  # straight to the input's dtype: Python floats are not rounded to float32 first
-        td = t = _as_array(t, xd.dtype, op)
+        td = t = like_device(_as_array(t, xd.dtype, op), xd)
     if td.shape != xd.shape:
         raise ValueError(
             f"{op}: target of shape {td.shape} does not match input of shape {xd.shape}; "
@@ -89,11 +90,13 @@ def _target_like(t: Any, xd: Any, op: str) -> Any:
     return td.astype(xd.dtype)
 
 
-def _constant(w: Any, dtype: Any, shape: tuple[int, ...], name: str, op: str) -> Any:
-    """A weight as a raw array of ``dtype`` that broadcasts to ``shape`` without enlarging it."""
+def _constant(w: Any, xd: Any, name: str, op: str) -> Any:
+    """A weight as a raw array of the input ``xd``'s dtype (and device) that broadcasts to its
+    shape without enlarging it."""
     if w is None:
         return None
-    wd = w._data if isinstance(w, Tensor) else _as_array(w, dtype, op)
+    dtype, shape = xd.dtype, xd.shape
+    wd = w._data if isinstance(w, Tensor) else like_device(_as_array(w, dtype, op), xd)
     try:
         fits = np.broadcast_shapes(wd.shape, shape) == shape
     except ValueError:
@@ -105,10 +108,12 @@ def _constant(w: Any, dtype: Any, shape: tuple[int, ...], name: str, op: str) ->
     return wd if wd.dtype == dtype else wd.astype(dtype)
 
 
-def _class_weight(weight: Any, c: int, dtype: Any, op: str) -> Any:
+def _class_weight(weight: Any, c: int, xd: Any, op: str) -> Any:
     if weight is None:
         return None
+    dtype = xd.dtype
     wd = weight._data if isinstance(weight, Tensor) else _as_array(weight, dtype, op)
+    wd = like_device(wd, xd)
     if wd.shape != (c,):
         raise ValueError(
             f"{op}: weight of shape {wd.shape} does not match the {c} classes of the input; "
@@ -235,8 +240,9 @@ def cross_entropy(
     if not 0.0 <= s <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {s}")
     c, sample_shape = _class_layout(qd, op)
-    w = _class_weight(weight, c, qd.dtype, op)
+    w = _class_weight(weight, c, qd, op)
     td = target._data if isinstance(target, Tensor) else _as_array(target, None, op)
+    td = like_device(td, qd)
     if td.shape == qd.shape:
         return _cross_entropy_probs(input, target, td, qd, c, w, int(ignore_index), reduction, s)
     if td.shape != sample_shape:
@@ -345,8 +351,9 @@ def nll_loss(
     xd = _float_input(input, op)
     _check_reduction(reduction, op)
     c, sample_shape = _class_layout(xd, op)
-    w = _class_weight(weight, c, xd.dtype, op)
+    w = _class_weight(weight, c, xd, op)
     td = target._data if isinstance(target, Tensor) else _as_array(target, None, op)
+    td = like_device(td, xd)
     if td.shape != sample_shape:
         raise ValueError(
             f"{op}: target of shape {td.shape} does not match input of shape {xd.shape}; "
@@ -419,8 +426,8 @@ def binary_cross_entropy_with_logits(
     xd = _float_input(input, op)
     _check_reduction(reduction, op)
     t = _target_like(target, xd, op)
-    w = _constant(weight, xd.dtype, xd.shape, "weight", op)
-    pw = _constant(pos_weight, xd.dtype, xd.shape, "pos_weight", op)
+    w = _constant(weight, xd, "weight", op)
+    pw = _constant(pos_weight, xd, "pos_weight", op)
     x = input if isinstance(input, Tensor) else xd
     return apply(sigmoid_cross_entropy_prim, _sigmoid_cross_entropy, (x, t),
                  (w, pw, _denominator(reduction, xd.size)))  # fmt: skip
@@ -475,7 +482,7 @@ def binary_cross_entropy(
     t = _target_like(target, xd, op)
     _check_unit_interval(xd, "input", op)
     _check_unit_interval(t._data if isinstance(t, Tensor) else t, "target", op)
-    w = _constant(weight, xd.dtype, xd.shape, "weight", op)
+    w = _constant(weight, xd, "weight", op)
     x = input if isinstance(input, Tensor) else xd
     return apply(binary_cross_entropy_prim, _binary_cross_entropy, (x, t),
                  (w, _denominator(reduction, xd.size)))  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..backend import namespace_of
 from ..tensor import Tensor, _as_array, _check_grad_dtype, _leaf
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys"]
@@ -372,7 +373,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+            arr = _buffer_array(value, key)
             current = module._parameters[name] if is_param else module._buffers[name]
             cur_shape = tuple(current.shape)
             if tuple(arr.shape) != cur_shape:
@@ -382,12 +383,11 @@ class Module:
                 )
             staged.append((module, name, is_param, arr))
         for module, name, is_param, arr in staged:
-            if is_param:
+            if is_param:  # a copy in the parameter's dtype, on its device
                 p = module._parameters[name]
-                p.data = arr.astype(p.dtype, copy=True)
+                p.data = _onto(arr, p._data)
             else:
-                cur = module._buffers[name]
-                module._buffers[name] = np.array(arr, dtype=cur.dtype, copy=True)
+                module._buffers[name] = _onto(arr, module._buffers[name])
         return IncompatibleKeys(missing, unexpected)
 
     # -------------------------------------------------------------------- dtype/device
@@ -457,6 +457,13 @@ class Module:
 
 def _host(array: Any) -> np.ndarray:
     return array if type(array) is np.ndarray else array.get()
+
+
+def _onto(array: Any, like: Any) -> Any:
+    """A copy of ``array`` in ``like``'s dtype, on ``like``'s device (host or GPU)."""
+    if type(like) is np.ndarray:
+        return np.array(_host(array), dtype=like.dtype, copy=True)
+    return namespace_of(like).array(array, dtype=like.dtype, copy=True)
 
 
 def _buffer_array(value: Any, name: str) -> Any:

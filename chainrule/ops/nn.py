@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import state
-from ..backend import namespace_of, register_raw
+from ..backend import like_device, namespace_of, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import NP, apply, define, raw, xp_of
 from .reduce import max_last, sum_last
@@ -128,7 +128,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Tensor:
     """
     op = "softmax_cross_entropy"
     qd = logits._data if isinstance(logits, Tensor) else _as_array(raw(logits), None, op)
-    yd = _labels_array(labels, op)
+    yd = like_device(_labels_array(labels, op), qd)
     qs, ys = _shape(qd), _shape(yd)
     if len(qs) != 2 or qs[0] == 0 or qs[1] == 0:
         raise ValueError(

@@ -1,0 +1,179 @@
+"""Device (CuPy) code paths, run on a fake CuPy built on NumPy (``tests/fake_cupy.py``).
+
+The fake computes with NumPy, so everything done "on the device" must equal the CPU result bit
+for bit, and any host array that leaks into a device computation raises, as it does in CuPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.nn import functional as F
+
+from . import fake_cupy
+
+
+@pytest.fixture
+def cupy(monkeypatch):
+    return fake_cupy.install(monkeypatch)
+
+
+def _model(seed=0):
+    cr.random.seed(seed)
+    return nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((16, 5)).astype(np.float32), rng.integers(0, 3, 16)
+
+
+def test_fake_refuses_host_arrays_like_cupy(cupy):
+    a = cupy.asarray(np.ones(3))
+    assert hasattr(a, "__cuda_array_interface__") and type(a.get()) is np.ndarray
+    with pytest.raises(TypeError, match="host numpy.ndarray"):
+        a + np.ones(3)
+
+
+def test_training_steps_on_device_equal_cpu(cupy):
+    X, y = _data()
+    results = []
+    for device in ("cpu", "cuda"):
+        model = _model().to(device)
+        opt = cr.optim.Adam(model.parameters(), lr=0.01)
+        move = (lambda a: a) if device == "cpu" else cupy.asarray
+        x, t = cr.as_tensor(move(X)), move(y)
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), t)
+            loss.backward()
+            opt.step()
+        if device == "cuda":
+            assert all(hasattr(p.data, "__cuda_array_interface__") for p in model.parameters())
+            assert all(hasattr(p.grad.data, "__cuda_array_interface__") for p in model.parameters())
+        results.append(([p.numpy() for p in model.parameters()], loss.item()))
+    (cpu, loss_cpu), (gpu, loss_gpu) = results
+    assert loss_cpu == loss_gpu
+    for a, b in zip(cpu, gpu):
+        assert type(b) is np.ndarray
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: cr.softmax(x, axis=1).sum(),
+        lambda x: cr.log_softmax(x, axis=1).mean(),
+        lambda x: cr.logsumexp(x, axis=1).sum(),
+        lambda x: (x.tanh() * x.sigmoid()).max(),
+        lambda x: F.cross_entropy(x, np.array([0, 2, 1, 1]), label_smoothing=0.1),
+        lambda x: F.binary_cross_entropy_with_logits(x, np.ones((4, 3), np.float32)),
+        lambda x: (x @ x.T).std(),
+        lambda x: x.reshape(12)[3:9].sum() + x[1].prod(),
+    ],
+)
+def test_ops_and_gradients_on_device_equal_cpu(cupy, f):
+    X = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    out = []
+    for data in (X, cupy.asarray(X)):
+        x = cr.tensor(data, requires_grad=True)
+        loss = f(x)
+        loss.backward()
+        out.append((loss.item(), x.grad.numpy()))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+def _both(cupy, build, run):
+    """Run ``run(model, move)`` for a fresh ``build()`` on the CPU and on the device."""
+    out = []
+    for device in ("cpu", "cuda"):
+        model = build().to(device)
+        move = (lambda a: a) if device == "cpu" else cupy.asarray
+        out.append(run(model, move))
+    return out
+
+
+def test_conv_pool_batchnorm_dropout_embedding_on_device_equal_cpu(cupy):
+    def build():
+        cr.random.seed(3)
+        return nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(4 * 2 * 2, 3),
+        )  # fmt: skip
+
+    X = np.random.default_rng(2).standard_normal((5, 2, 4, 4)).astype(np.float32)
+
+    def run(model, move):
+        cr.random.seed(7)  # the same dropout masks on both
+        opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+        for _ in range(2):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(cr.as_tensor(move(X))), np.array([0, 1, 2, 0, 1]))
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            opt.step()
+        model.eval()
+        return [v.numpy() if isinstance(v, cr.Tensor) else v for v in model.state_dict().values()]
+
+    cpu, gpu = _both(cupy, build, run)
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_array_equal(a, cupy.asnumpy(b))
+
+    emb = nn.Embedding(6, 3)
+    w0 = emb.weight.numpy().copy()
+    emb.to("cuda")
+    out = emb(cupy.asarray(np.array([[1, 5], [1, 0]])))
+    out.sum().backward()
+    np.testing.assert_array_equal(out.numpy(), w0[[[1, 5], [1, 0]]])
+    assert emb.weight.grad.numpy()[1].tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop", "Adagrad", "SGD"])
+def test_optimizers_on_device_equal_cpu(cupy, name):
+    def run(model, move):
+        opt = getattr(cr.optim, name)(model.parameters(), lr=0.05)
+        X, y = _data()
+        for _ in range(3):
+            opt.zero_grad()
+            F.cross_entropy(model(cr.as_tensor(move(X))), y).backward()
+            opt.step()
+        return [p.numpy() for p in model.parameters()]
+
+    cpu, gpu = _both(cupy, _model, run)
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_state_dict_round_trip_keeps_the_device(cupy, tmp_path):
+    pytest.importorskip("safetensors")
+    model = _model().to("cuda")
+    cr.io.save(model.state_dict(), tmp_path / "m.safetensors")
+    other = _model(seed=1).to("cuda")
+    other.load_state_dict(cr.io.load(tmp_path / "m.safetensors"))
+    for p, q in zip(model.parameters(), other.parameters()):
+        assert hasattr(q.data, "__cuda_array_interface__")  # loaded onto the module's device
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    X, _ = _data()
+    np.testing.assert_array_equal(
+        model(cr.as_tensor(cupy.asarray(X))).numpy(), other(cr.as_tensor(cupy.asarray(X))).numpy()
+    )
+
+
+def test_minimize_and_transforms_on_device(cupy):
+    pytest.importorskip("scipy")
+    target = cupy.asarray(np.array([1.0, -2.0, 0.5]))
+    w = nn.Parameter(cr.tensor(cupy.zeros(3)))
+    res = cr.optim.minimize(lambda: ((w - target) ** 2).sum(), [w])
+    assert res.success and hasattr(w.data, "__cuda_array_interface__")
+    np.testing.assert_allclose(w.numpy(), [1.0, -2.0, 0.5], atol=1e-8)
+
+    x = cupy.asarray(np.array([0.5, -1.0]))
+    g = cr.grad(lambda v: (v**3).sum())(x)
+    h = cr.hessian(lambda v: (v**3).sum())(x)
+    assert hasattr(g, "__cuda_array_interface__")
+    np.testing.assert_allclose(cupy.asnumpy(g), [0.75, 3.0])
+    np.testing.assert_allclose(cupy.asnumpy(h), np.diag([3.0, -6.0]))

@@ -107,6 +107,22 @@ def _device_function(func: Any) -> Any:
     return wrapper
 
 
+class _Device:
+    """``cupy.cuda.Device(i)``: a context manager that makes GPU ``i`` current."""
+
+    current = 0
+
+    def __init__(self, index: int = 0) -> None:
+        self.index = index
+
+    def __enter__(self) -> _Device:
+        self.previous, _Device.current = _Device.current, self.index
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _Device.current = self.previous
+
+
 def make_module() -> dict[str, types.ModuleType]:
     """The fake ``cupy``, ``cupyx``, ``cupyx.scipy`` and ``cupyx.scipy.special`` modules."""
     import scipy.special
@@ -123,6 +139,7 @@ def make_module() -> dict[str, types.ModuleType]:
         else:
             setattr(cupy, name, value)
     cupy.ndarray = DeviceArray
+    cupy.cuda = types.SimpleNamespace(Device=_Device)
     cupy.asnumpy = lambda a: a.get() if isinstance(a, DeviceArray) else np.asarray(a)
     cupyx = types.ModuleType("cupyx")
     cupyx_scipy = types.ModuleType("cupyx.scipy")

@@ -177,3 +177,94 @@ def test_minimize_and_transforms_on_device(cupy):
     assert hasattr(g, "__cuda_array_interface__")
     np.testing.assert_allclose(cupy.asnumpy(g), [0.75, 3.0])
     np.testing.assert_allclose(cupy.asnumpy(h), np.diag([3.0, -6.0]))
+
+
+# ------------------------------------------------------------------- estimators on a device
+def _digits_subset():
+    from chainrule.data import load_digits
+
+    X, y = load_digits()
+    X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-8)
+    return X[:300], y[:300]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "adam", "dropout": 0.2, "max_iter": 5},
+        {"solver": "sgd", "early_stopping": True, "max_iter": 8, "class_weight": "balanced"},
+        {"solver": "lbfgs", "max_iter": 15},
+    ],
+)
+def test_mlp_classifier_on_device_equals_cpu(cupy, params):
+    pytest.importorskip("sklearn")
+    import warnings
+
+    from chainrule.estimators import MLPClassifier
+
+    X, y = _digits_subset()
+    fits = []
+    for device in ("cpu", "cuda"):
+        clf = MLPClassifier((16,), random_state=0, device=device, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits.append(clf.fit(X, y))
+    cpu, gpu = fits
+    assert gpu.loss_curve_ == cpu.loss_curve_
+    for a, b in zip(cpu.coefs_ + cpu.intercepts_, gpu.coefs_ + gpu.intercepts_):
+        assert type(b) is np.ndarray
+        np.testing.assert_array_equal(a, b)
+    assert all(hasattr(p.data, "__cuda_array_interface__") for p in gpu._net.parameters())
+    np.testing.assert_array_equal(gpu.predict_proba(X), cpu.predict_proba(X))
+
+
+def test_mlp_partial_fit_and_regressor_on_device(cupy):
+    pytest.importorskip("sklearn")
+    from chainrule.estimators import MLPClassifier, MLPRegressor
+
+    X, y = _digits_subset()
+    a = MLPClassifier((8,), random_state=0, device="cuda:0")
+    b = MLPClassifier((8,), random_state=0)
+    for _ in range(2):
+        a.partial_fit(X, y, classes=np.arange(10))
+        b.partial_fit(X, y, classes=np.arange(10))
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+    # Moving a fitted model: the next fit starts from its weights on the new device.
+    a.set_params(device="cpu", warm_start=True, max_iter=2).fit(X, y)
+    assert type(a._net[0].weight.data) is np.ndarray
+    r = MLPRegressor((8,), random_state=0, max_iter=3, device="cuda").fit(X, X[:, :2])
+    r_cpu = MLPRegressor((8,), random_state=0, max_iter=3).fit(X, X[:, :2])
+    np.testing.assert_array_equal(r.predict(X), r_cpu.predict(X))
+
+
+def test_mlp_device_errors(monkeypatch):
+    pytest.importorskip("sklearn")
+    import sys
+
+    from chainrule.estimators import MLPClassifier
+
+    X, y = _digits_subset()
+    for bad in ("gpu", "cuda:x", "cpu:0", 0):
+        with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N'"):
+            MLPClassifier(device=bad).fit(X, y)
+    monkeypatch.setitem(sys.modules, "cupy", None)  # CuPy not installed
+    clf = MLPClassifier(device="cuda")
+    hint = r'needs CuPy and an NVIDIA GPU: pip install "chainrule\[gpu\]"'
+    with pytest.raises(ImportError, match=hint):
+        clf.fit(X, y)
+    assert not hasattr(clf, "coefs_") and not hasattr(clf, "n_features_in_")
+
+
+def test_readme_gpu_example_runs_on_the_fake(cupy):
+    import pathlib
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = text.split("## On a GPU", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    rng = np.random.default_rng(0)
+    namespace = {
+        "X_batch": rng.standard_normal((8, 64)).astype(np.float32),
+        "y_batch": rng.integers(0, 10, 8),
+    }
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    grad = namespace["model"][0].weight.grad
+    assert hasattr(grad.data, "__cuda_array_interface__") and grad.shape == (128, 64)

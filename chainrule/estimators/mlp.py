@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .. import nn
 from ..autodiff import next_seq
+from ..backend import namespace_of
 from ..ops.define import apply
 from ..ops.nn import _sigmoid_cross_entropy, label_cross_entropy, sigmoid_cross_entropy_prim
 from ..optim import SGD, Adam, minimize
@@ -123,10 +125,11 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> tuple[int, ...]:
         name = type(self).__name__
-        if self.device != "cpu":
+        device = self.device
+        kind, _, index = device.partition(":") if isinstance(device, str) else ("", "", "")
+        if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
             raise ValueError(
-                f"{name}: device={self.device!r} is not supported: GPU support is not available "
-                f"yet; use device='cpu'"
+                f"{name}: device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"
             )
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if _int(sizes) else tuple(sizes)
@@ -219,9 +222,24 @@ class _BaseMLP(BaseEstimator):
     def _load_coefs(self) -> None:
         # coefs_ may have been replaced (unpickled copy, user edit): the network follows them.
         for lin, c, b in zip(self._linears, self.coefs_, self.intercepts_):
-            lin.weight._data[...] = c.T
-            lin.bias._data[...] = b
+            xp = namespace_of(lin.weight._data)
+            lin.weight._data[...] = xp.asarray(c.T)
+            lin.bias._data[...] = xp.asarray(b)
             lin.weight._version = lin.bias._version = next_seq()
+
+    def _device(self) -> tuple[contextlib.AbstractContextManager[Any], Callable[[Any], Any]]:
+        """The context to train in (the GPU made current) and the function that copies host
+        arrays to ``device``."""
+        if self.device == "cpu":
+            return contextlib.nullcontext(), lambda a: a
+        try:
+            import cupy
+        except ImportError:
+            raise ImportError(
+                f"{type(self).__name__}: device={self.device!r} needs CuPy and an NVIDIA GPU: "
+                'pip install "chainrule[gpu]"'
+            ) from None
+        return cupy.cuda.Device(int(self.device.partition(":")[2] or 0)), cupy.asarray
 
     def _store_coefs(self) -> None:
         self.coefs_ = [lin.weight.numpy().T.copy() for lin in self._linears]
@@ -251,6 +269,7 @@ class _BaseMLP(BaseEstimator):
         self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes: Any = None
     ) -> Any:
         sizes = self._check_params()
+        context, move = self._device()  # a missing CuPy fails here, before any state changes
         first = not hasattr(self, "coefs_") or not (incremental or self.warm_start)
         X, y = validate_data(
             self,
@@ -270,18 +289,22 @@ class _BaseMLP(BaseEstimator):
             self._build(X.shape[1], sizes, self._n_outputs(t))
         else:
             self._load_coefs()
+        if getattr(self, "_fit_device", self.device) != self.device:
+            self._optimizer = None  # its state lives on the previous device
+        self._fit_device = self.device
         # L-BFGS calls SciPy's BLAS between NumPy's: one thread, or the two pools fight. The
         # stochastic solvers use NumPy's alone, whose threads speed up the larger products.
         limits = one_blas_thread() if self.solver == "lbfgs" else contextlib.nullcontext()
-        with limits:
+        with context, limits:
+            self._net.to(self.device.partition(":")[0])
             if self.solver == "lbfgs":
-                self._fit_lbfgs(X, t, s)
+                self._fit_lbfgs(move(X), move(t), move(s))
             else:
-                self._fit_stochastic(X, y, t, s, incremental)
+                self._fit_stochastic(X, y, t, s, incremental, move)
         self._store_coefs()
         return self
 
-    def _fit_lbfgs(self, X: np.ndarray, t: np.ndarray, s: np.ndarray) -> None:
+    def _fit_lbfgs(self, X: Any, t: Any, s: Any) -> None:
         x = as_tensor(X)
         self._net.train()
         result = minimize(
@@ -316,7 +339,13 @@ class _BaseMLP(BaseEstimator):
         return SGD(params, lr=self.learning_rate_init, momentum=self.momentum, nesterov=nesterov)
 
     def _fit_stochastic(
-        self, X: np.ndarray, y: np.ndarray, t: np.ndarray, s: np.ndarray, incremental: bool
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        t: np.ndarray,
+        s: np.ndarray,
+        incremental: bool,
+        move: Callable[[Any], Any],
     ) -> None:
         if self._optimizer is None or not incremental:  # a warm-started fit restarts it, as sklearn
             self._optimizer = self._make_optimizer()
@@ -337,14 +366,16 @@ class _BaseMLP(BaseEstimator):
         batch = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
         rng = self._rng
         order = np.arange(n)
+        Xd, td, sd = move(X), move(t), move(s)  # the training data, once, on the device
         for _ in range(1 if incremental else self.max_iter):
             if self.shuffle:
                 rng.shuffle(order)
             self._net.train()
             total = 0.0
+            od = move(order)
             for start in range(0, n, batch):
-                b = order[start : start + batch]
-                loss = self._objective(as_tensor(X[b]), t[b], s[b])
+                b = od[start : start + batch]
+                loss = self._objective(as_tensor(Xd[b]), td[b], sd[b])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -445,8 +476,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Per-class weights multiplying ``sample_weight``.
     dropout : float, default=0.0
         Dropout probability after each hidden activation while training (stochastic solvers).
-    device : {"cpu"}, default="cpu"
-        Any other value raises a ValueError at fit: GPU support is not available yet.
+    device : {"cpu", "cuda", "cuda:N"}, default="cpu"
+        Where to train: "cuda" trains on an NVIDIA GPU through CuPy (``pip install
+        "chainrule[gpu]"``); the data is copied there once per fit. The weights are drawn on
+        the host, dropout masks too, so a fit gives the same model on either device up to
+        floating-point rounding. ``coefs_`` and ``intercepts_`` are NumPy arrays, and
+        prediction runs on the host from them.
 
     Attributes
     ----------

@@ -270,10 +270,10 @@ def test_dropout_trains_and_is_off_at_predict():
 
 def test_errors():
     X, y = blobs()
-    with pytest.raises(ValueError, match="GPU support is not available yet"):
-        MLPClassifier(device="cuda").fit(X, y)
-    with pytest.raises(ValueError, match="GPU support is not available yet"):
-        MLPRegressor(device="cuda").fit(X, y.astype(float))
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu'"):
+        MLPClassifier(device="tpu").fit(X, y)
+    with pytest.raises(ValueError, match="device must be"):
+        MLPRegressor(device="cuda:first").fit(X, y.astype(float))
     bad = X.copy()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):

@@ -218,6 +218,7 @@ def test_mlp_classifier_on_device_equals_cpu(cupy, params):
     np.testing.assert_array_equal(gpu.predict_proba(X), cpu.predict_proba(X))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_mlp_partial_fit_and_regressor_on_device(cupy):
     pytest.importorskip("sklearn")
     from chainrule.estimators import MLPClassifier, MLPRegressor

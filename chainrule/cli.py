@@ -113,6 +113,8 @@ def _add_train(sub: Any) -> None:
     )
     tr.add_argument("--out", default="chainrule-model", metavar="DIR",
                     help="folder to write the model to (default ./chainrule-model)")  # fmt: skip
+    tr.add_argument("--device", default="cpu", metavar="DEVICE",
+                    help="cpu (default), cuda or cuda:N (an NVIDIA GPU through CuPy)")  # fmt: skip
 
     pr = sub.add_parser(
         "predict",
@@ -209,7 +211,7 @@ def _train(args: argparse.Namespace) -> int:
     from .training import train
 
     r = train(args.data, args.target, args.model, args.hidden, args.epochs, args.lr,
-              args.batch_size, args.seed, args.out)  # fmt: skip
+              args.batch_size, args.seed, args.out, device=args.device)  # fmt: skip
     print(
         f"{args.model} on {args.data}: {r['epochs']} epochs in {r['seconds']:.1f} s; "
         f"held-out accuracy {r['accuracy']:.4f}, loss {r['loss']:.4f} ({r['n_test']} samples)"

@@ -45,7 +45,7 @@ from .data import (
     train_test_split,
 )
 from .io import write_atomic
-from .tensor import tensor
+from .tensor import as_tensor
 
 __all__ = [
     "DATASETS", "MODELS", "Data", "TrainedModel", "load_dataset", "split", "build_model",
@@ -210,10 +210,28 @@ def _inputs(kind: str, X: np.ndarray) -> np.ndarray:
     return X.reshape(-1, 1, 8, 8) if kind == "cnn" else X
 
 
-def _logits(model: Any, X: np.ndarray) -> np.ndarray:
+def _logits(model: Any, X: np.ndarray, move: Any = None) -> np.ndarray:
     model.eval()
     with no_grad():
-        return model(tensor(X)).numpy()
+        return model(as_tensor(X if move is None else move(X))).numpy()
+
+
+def _device(device: str) -> Any:
+    """The function that copies host arrays to ``device`` ("cpu", "cuda" or "cuda:N"), after
+    checking the name and, for a GPU, that CuPy is there."""
+    kind, _, index = device.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise ValueError(f"unknown device {device!r}: expected cpu, cuda or cuda:N")
+    if kind == "cpu":
+        return lambda a: a
+    try:
+        import cupy
+    except ImportError:
+        raise ImportError(
+            f'--device {device} needs CuPy and an NVIDIA GPU: pip install "chainrule[gpu]"'
+        ) from None
+    cupy.cuda.Device(int(index or 0)).use()
+    return cupy.asarray
 
 
 def _cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
@@ -256,11 +274,14 @@ def train(
     out: str | os.PathLike[str] = "chainrule-model",
     progress: bool = True,
     plots: bool = True,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Train a classifier with Adam on 75% of ``data`` and write it, with its metrics, to ``out``.
 
     Features are standardised with the training part's statistics; the other 25% (stratified)
-    gives the reported accuracy and cross-entropy loss.
+    gives the reported accuracy and cross-entropy loss. ``device="cuda"`` (or ``"cuda:N"``)
+    trains on a GPU through CuPy; the weights are drawn on the host first, so the model is the
+    same up to floating-point rounding, and it is saved from the host.
 
     Returns
     -------
@@ -283,6 +304,7 @@ def train(
         raise ValueError("epochs, batch size, learning rate and hidden sizes must be positive")
     if model != "logreg" and not hidden:
         raise ValueError(f"--model {model} needs at least one hidden layer size")
+    move = _device(device)
     d = load_dataset(data, target)
     X_train, X_test, y_train, y_test = split(d.X, d.y, seed)
     scaler = Standardizer().fit(X_train)
@@ -291,7 +313,7 @@ def train(
     hidden = [] if model == "logreg" else [int(h) for h in hidden]
 
     _random.seed(seed)  # the initial weights
-    net = build_model(model, d.X.shape[1], len(d.classes), hidden)
+    net = build_model(model, d.X.shape[1], len(d.classes), hidden).to(device.partition(":")[0])
     loader = DataLoader(TensorDataset(X_train, y_train), batch_size=batch_size, shuffle=True,
                         seed=seed)  # fmt: skip
     opt = optim.Adam(net.parameters(), lr=lr)
@@ -302,7 +324,8 @@ def train(
     for _ in bar:
         total = 0.0
         for xb, yb in loader:
-            loss = nn.functional.cross_entropy(net(xb), yb)
+            x = xb if device == "cpu" else as_tensor(move(xb.data))
+            loss = nn.functional.cross_entropy(net(x), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -311,7 +334,7 @@ def train(
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
     seconds = time.perf_counter() - start
-    logits = _logits(net, X_test)
+    logits = _logits(net, X_test, move)
     accuracy = float(np.mean(logits.argmax(axis=1) == y_test))
     test_loss = _cross_entropy(logits, y_test)
 

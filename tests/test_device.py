@@ -269,3 +269,37 @@ def test_readme_gpu_example_runs_on_the_fake(cupy):
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     grad = namespace["model"][0].weight.grad
     assert hasattr(grad.data, "__cuda_array_interface__") and grad.shape == (128, 64)
+
+
+def test_cli_training_on_device_equals_cpu(cupy, tmp_path):
+    pytest.importorskip("safetensors")
+    from chainrule.training import load_model, train
+
+    runs = [
+        train("iris", model=model, hidden=(8,), epochs=3, out=tmp_path / f"{model}-{device}",
+              progress=False, plots=False, device=device)  # fmt: skip
+        for model in ("mlp", "logreg")
+        for device in ("cpu", "cuda")
+    ]
+    for cpu, gpu in (runs[:2], runs[2:]):
+        assert gpu["train_loss"] == cpu["train_loss"]
+        assert (gpu["accuracy"], gpu["loss"]) == (cpu["accuracy"], cpu["loss"])
+        a, b = load_model(cpu["out"]), load_model(gpu["out"])
+        for p, q in zip(a.net.parameters(), b.net.parameters()):
+            assert type(q.data) is np.ndarray  # saved from, and loaded to, the host
+            np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+def test_cli_device_errors(monkeypatch, tmp_path, capsys):
+    import sys
+
+    from chainrule.cli import main
+
+    assert main(["train", "--data", "iris", "--device", "tpu", "--out", str(tmp_path)]) == 2
+    assert "unknown device 'tpu': expected cpu, cuda or cuda:N" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    assert main(["train", "--data", "iris", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert 'needs CuPy and an NVIDIA GPU: pip install "chainrule[gpu]"' in err
+    assert not any(tmp_path.iterdir())  # nothing written

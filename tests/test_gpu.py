@@ -57,3 +57,14 @@ def test_mlp_classifier_on_gpu_matches_cpu():
     gpu = MLPClassifier((32,), random_state=0, max_iter=5, device="cuda").fit(X, y)
     np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-6)
     assert (gpu.predict(X) == cpu.predict(X)).mean() > 0.99
+
+
+def test_cli_cnn_training_on_gpu_matches_cpu(tmp_path):
+    pytest.importorskip("safetensors")
+    from chainrule.training import train
+
+    kw = {"model": "cnn", "epochs": 2, "progress": False, "plots": False}
+    cpu = train("digits", out=tmp_path / "cpu", **kw)
+    gpu = train("digits", out=tmp_path / "gpu", device="cuda", **kw)
+    np.testing.assert_allclose(gpu["train_loss"], cpu["train_loss"], rtol=1e-4)
+    assert abs(gpu["accuracy"] - cpu["accuracy"]) <= 0.01

@@ -96,6 +96,25 @@ def like_device(array: Any, like: Any) -> Any:
     return namespace_of(like).asarray(array)
 
 
+def parse_device(device: Any, where: str) -> tuple[str, int]:
+    """``("cpu", 0)`` or ``("cuda", N)`` for the names "cpu", "cuda" (GPU 0) and "cuda:N".
+
+    Raises
+    ------
+    ValueError
+        Naming ``where`` (the function or option that got it) for any other value.
+
+    Examples
+    --------
+    >>> parse_device("cuda:1", "Module.to")
+    ('cuda', 1)
+    """
+    kind, _, index = device.partition(":") if isinstance(device, str) else ("", "", "")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise ValueError(f"{where}: device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return kind, int(index or 0)
+
+
 def _cupy_namespace() -> types.SimpleNamespace:  # pragma: no cover - needs a GPU
     for ns in _namespaces:
         if ns.__name__ == "cupy":

@@ -32,6 +32,7 @@ import numpy as np
 from . import __version__, io, nn, optim
 from . import random as _random
 from .autodiff import no_grad
+from .backend import parse_device
 from .data import (
     DataLoader,
     Standardizer,
@@ -219,9 +220,7 @@ def _logits(model: Any, X: np.ndarray, move: Any = None) -> np.ndarray:
 def _device(device: str) -> Any:
     """The function that copies host arrays to ``device`` ("cpu", "cuda" or "cuda:N"), after
     checking the name and, for a GPU, that CuPy is there."""
-    kind, _, index = device.partition(":")
-    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
-        raise ValueError(f"unknown device {device!r}: expected cpu, cuda or cuda:N")
+    kind, index = parse_device(device, "train")
     if kind == "cpu":
         return lambda a: a
     try:
@@ -230,7 +229,7 @@ def _device(device: str) -> Any:
         raise ImportError(
             f'--device {device} needs CuPy and an NVIDIA GPU: pip install "chainrule[gpu]"'
         ) from None
-    cupy.cuda.Device(int(index or 0)).use()
+    cupy.cuda.Device(index).use()
     return cupy.asarray
 
 
@@ -313,7 +312,7 @@ def train(
     hidden = [] if model == "logreg" else [int(h) for h in hidden]
 
     _random.seed(seed)  # the initial weights
-    net = build_model(model, d.X.shape[1], len(d.classes), hidden).to(device.partition(":")[0])
+    net = build_model(model, d.X.shape[1], len(d.classes), hidden).to(device)
     loader = DataLoader(TensorDataset(X_train, y_train), batch_size=batch_size, shuffle=True,
                         seed=seed)  # fmt: skip
     opt = optim.Adam(net.parameters(), lr=lr)

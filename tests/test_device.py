@@ -296,7 +296,7 @@ def test_cli_device_errors(monkeypatch, tmp_path, capsys):
     from chainrule.cli import main
 
     assert main(["train", "--data", "iris", "--device", "tpu", "--out", str(tmp_path)]) == 2
-    assert "unknown device 'tpu': expected cpu, cuda or cuda:N" in capsys.readouterr().err
+    assert "train: device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu'" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "cupy", None)
     assert main(["train", "--data", "iris", "--device", "cuda", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

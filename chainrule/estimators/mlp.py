@@ -29,7 +29,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .. import nn
 from ..autodiff import next_seq
-from ..backend import namespace_of
+from ..backend import namespace_of, parse_device
 from ..ops.define import apply
 from ..ops.nn import _sigmoid_cross_entropy, label_cross_entropy, sigmoid_cross_entropy_prim
 from ..optim import SGD, Adam, minimize
@@ -125,12 +125,7 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> tuple[int, ...]:
         name = type(self).__name__
-        device = self.device
-        kind, _, index = device.partition(":") if isinstance(device, str) else ("", "", "")
-        if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
-            raise ValueError(
-                f"{name}: device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"
-            )
+        parse_device(self.device, name)
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if _int(sizes) else tuple(sizes)
         if not all(_int(s) and s > 0 for s in sizes):
@@ -230,7 +225,8 @@ class _BaseMLP(BaseEstimator):
     def _device(self) -> tuple[contextlib.AbstractContextManager[Any], Callable[[Any], Any]]:
         """The context to train in (the GPU made current) and the function that copies host
         arrays to ``device``."""
-        if self.device == "cpu":
+        kind, index = parse_device(self.device, type(self).__name__)
+        if kind == "cpu":
             return contextlib.nullcontext(), lambda a: a
         try:
             import cupy
@@ -239,7 +235,7 @@ class _BaseMLP(BaseEstimator):
                 f"{type(self).__name__}: device={self.device!r} needs CuPy and an NVIDIA GPU: "
                 'pip install "chainrule[gpu]"'
             ) from None
-        return cupy.cuda.Device(int(self.device.partition(":")[2] or 0)), cupy.asarray
+        return cupy.cuda.Device(index), cupy.asarray
 
     def _store_coefs(self) -> None:
         self.coefs_ = [lin.weight.numpy().T.copy() for lin in self._linears]
@@ -296,7 +292,7 @@ class _BaseMLP(BaseEstimator):
         # stochastic solvers use NumPy's alone, whose threads speed up the larger products.
         limits = one_blas_thread() if self.solver == "lbfgs" else contextlib.nullcontext()
         with context, limits:
-            self._net.to(self.device.partition(":")[0])
+            self._net.to(self.device)
             if self.solver == "lbfgs":
                 self._fit_lbfgs(move(X), move(t), move(s))
             else:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..backend import namespace_of
+from ..backend import namespace_of, parse_device
 from ..tensor import Tensor, _as_array, _check_grad_dtype, _leaf
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys"]
@@ -477,16 +477,19 @@ def _buffer_array(value: Any, name: str) -> Any:
 def _device_mover(device: str | None) -> Callable[[Any], Any]:
     if device is None:
         return lambda a: a
-    kind = device.split(":")[0]
+    kind, index = parse_device(device, "Module.to")
     if kind == "cpu":
         return _host
-    if kind == "cuda":
-        try:
-            import cupy
-        except ImportError:
-            raise RuntimeError(
-                "Module.to('cuda'): CuPy is not installed; install chainrule[gpu] on a machine "
-                "with an NVIDIA GPU"
-            ) from None
-        return cupy.asarray
-    raise ValueError(f"Module.to: unknown device {device!r}; expected 'cpu' or 'cuda'")
+    try:
+        import cupy
+    except ImportError:
+        raise RuntimeError(
+            "Module.to('cuda'): CuPy is not installed; install chainrule[gpu] on a machine "
+            "with an NVIDIA GPU"
+        ) from None
+
+    def move(a: Any) -> Any:
+        with cupy.cuda.Device(index):
+            return cupy.asarray(a)
+
+    return move

@@ -294,8 +294,11 @@ def test_to_float64_casts_parameters_and_floating_buffers_only():
 def test_to_rejects_bad_dtypes_and_devices():
     with pytest.raises(TypeError, match="Module.to: expected a floating dtype, got int32"):
         nn.Linear(1, 1).to(np.int32)
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+    message = "Module.to: device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu'"
+    with pytest.raises(ValueError, match=message):
         nn.Linear(1, 1).to("tpu")
+    with pytest.raises(ValueError, match="got 'cuda:one'"):
+        nn.Linear(1, 1).to("cuda:one")
 
 
 # -------------------------------------------------------------------------------- repr

@@ -239,3 +239,20 @@ def test_one_hot_values_and_errors():
         one_hot([0, 2], 2)
     with pytest.raises(TypeError, match="one_hot: labels must be integer class indices"):
         one_hot([0.5], 2)
+
+
+@pytest.mark.parametrize("denom", [None, 1.0, 2.5])
+def test_label_cross_entropy_row_weights_gradcheck(denom):
+    # The estimators' node: per-row weights a, summed (denom) or one loss per row (None).
+    from chainrule.ops.nn import label_cross_entropy
+
+    rng = np.random.default_rng(3)
+    y = np.array([2, 0, 1, 2])
+    a = rng.uniform(0.1, 2.0, 4)
+    q = rng.standard_normal((4, 3))
+    out = label_cross_entropy(cr.tensor(q), y, a, denom=denom)
+    z = q - q.max(axis=1, keepdims=True)
+    rows = a * (np.log(np.exp(z).sum(axis=1)) - z[np.arange(4), y])
+    np.testing.assert_allclose(out.numpy(), rows if denom is None else rows.sum() / denom)
+    assert gradcheck(lambda x: label_cross_entropy(x, y, a, denom=denom), q)
+    assert gradgradcheck(lambda x: label_cross_entropy(x, y, a, denom=denom), q)

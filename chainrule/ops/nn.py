@@ -287,8 +287,7 @@ def _d_label_cross_entropy(
         if a is not None:
             d = d * _column(a)
         if b is not None:
-            smooth = p * logits.shape[1] - 1 if v is None else p * v.sum() - v
-            d = d + smooth * _column(b)
+            d = d + _d_smoothing(p, v) * _column(b)
         return d * _scale(g, denom, True)
     rows = xp.arange(p.shape[0])
     if a is None:
@@ -298,9 +297,14 @@ def _d_label_cross_entropy(
         d = p * _column(a)
         d[rows, labels] -= a
     if b is not None:
-        d += (p * logits.shape[1] - 1 if v is None else p * v.sum() - v) * _column(b)
+        d += _d_smoothing(p, v) * _column(b)
     d *= _scale(g, denom, True)
     return d
+
+
+def _d_smoothing(p: Any, v: Any) -> Any:
+    """d/dq of sum_c v_c (-log p_c) (v = ones when None): sum(v) p - v."""
+    return p * p.shape[1] - 1 if v is None else p * v.sum() - v
 
 
 label_cross_entropy_prim = define(

@@ -379,9 +379,16 @@ def sum_last(xp: Any, x: Any, axes: Any = (-1,)) -> Any:
     return x.sum(axis=axes, keepdims=True)
 
 
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """The raw functions' ``axis`` (None, an int or a tuple, as NumPy takes it) as a tuple."""
+    if axis is None:
+        return tuple(range(ndim))
+    return axis if isinstance(axis, tuple) else (axis,)
+
+
 def _logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     # Shift by the max so exp never overflows.
-    axes = tuple(range(x.ndim)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    axes = _axes(axis, x.ndim)
     m = max_last(xp, x, axes)
     finite = xp.isfinite(m)
     if finite.all():
@@ -425,19 +432,15 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return apply(_logsumexp_prim, _logsumexp, (x,), (axes, bool(keepdims)))
 
 
-def _axes(x: Any, axis: Any) -> Any:
-    return axis if isinstance(axis, tuple) else (axis,)
-
-
 def _softmax(xp: Any, x: Any, axis: Any = -1) -> Any:
-    axes = _axes(x, axis)
+    axes = _axes(axis, x.ndim)
     e = xp.exp(x - max_last(xp, x, axes))
     e /= sum_last(xp, e, axes)
     return e
 
 
 def _log_softmax(xp: Any, x: Any, axis: Any = -1) -> Any:
-    axes = _axes(x, axis)
+    axes = _axes(axis, x.ndim)
     z = x - max_last(xp, x, axes)
     z -= xp.log(sum_last(xp, xp.exp(z), axes))
     return z

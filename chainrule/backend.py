@@ -11,6 +11,7 @@ The default floating dtype (what Python floats and lists become) also lives here
 
 from __future__ import annotations
 
+import contextlib
 import types
 from collections.abc import Callable
 from typing import Any
@@ -113,6 +114,37 @@ def parse_device(device: Any, where: str) -> tuple[str, int]:
     if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
         raise ValueError(f"{where}: device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
     return kind, int(index or 0)
+
+
+def on_device(device: Any, where: str) -> tuple[contextlib.AbstractContextManager[Any], Any]:
+    """The context to compute in on ``device`` ("cpu", "cuda", "cuda:N"; that GPU made current)
+    and the function that copies host arrays there (the identity for "cpu").
+
+    Raises
+    ------
+    ValueError
+        For another device name (see :func:`parse_device`).
+    ImportError
+        For a GPU when CuPy is not installed, naming ``where`` and the extra to install.
+
+    Examples
+    --------
+    >>> context, move = on_device("cpu", "example")
+    >>> with context:
+    ...     move(np.ones(2)).tolist()
+    [1.0, 1.0]
+    """
+    kind, index = parse_device(device, where)
+    if kind == "cpu":
+        return contextlib.nullcontext(), lambda a: a
+    try:
+        import cupy
+    except ImportError:
+        raise ImportError(
+            f"{where}: device={device!r} needs CuPy and an NVIDIA GPU: "
+            'pip install "chainrule[gpu]"'
+        ) from None
+    return cupy.cuda.Device(index), cupy.asarray
 
 
 def _cupy_namespace() -> types.SimpleNamespace:  # pragma: no cover - needs a GPU

@@ -32,7 +32,7 @@ import numpy as np
 from . import __version__, io, nn, optim
 from . import random as _random
 from .autodiff import no_grad
-from .backend import parse_device
+from .backend import on_device
 from .data import (
     DataLoader,
     Standardizer,
@@ -217,20 +217,29 @@ def _logits(model: Any, X: np.ndarray, move: Any = None) -> np.ndarray:
         return model(as_tensor(X if move is None else move(X))).numpy()
 
 
-def _device(device: str) -> Any:
-    """The function that copies host arrays to ``device`` ("cpu", "cuda" or "cuda:N"), after
-    checking the name and, for a GPU, that CuPy is there."""
-    kind, index = parse_device(device, "train")
-    if kind == "cpu":
-        return lambda a: a
-    try:
-        import cupy
-    except ImportError:
-        raise ImportError(
-            f'--device {device} needs CuPy and an NVIDIA GPU: pip install "chainrule[gpu]"'
-        ) from None
-    cupy.cuda.Device(index).use()
-    return cupy.asarray
+def _adam_epochs(
+    net: Any, loader: Any, lr: float, epochs: int, progress: bool, move: Any
+) -> tuple[list[float], float]:
+    """Train ``net`` with Adam for ``epochs`` passes over ``loader`` (batches copied by
+    ``move``); the mean training loss of each epoch, and the seconds taken."""
+    opt = optim.Adam(net.parameters(), lr=lr)
+    losses: list[float] = []
+    n = len(loader.dataset)
+    start = time.perf_counter()
+    bar = _epochs(epochs, progress)
+    net.train()
+    for _ in bar:
+        total = 0.0
+        for xb, yb in loader:
+            loss = nn.functional.cross_entropy(net(as_tensor(move(xb.data))), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(yb)
+        losses.append(total / n)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    return losses, time.perf_counter() - start
 
 
 def _cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
@@ -303,7 +312,7 @@ def train(
         raise ValueError("epochs, batch size, learning rate and hidden sizes must be positive")
     if model != "logreg" and not hidden:
         raise ValueError(f"--model {model} needs at least one hidden layer size")
-    move = _device(device)
+    context, move = on_device(device, "train")  # checked before anything is read or written
     d = load_dataset(data, target)
     X_train, X_test, y_train, y_test = split(d.X, d.y, seed)
     scaler = Standardizer().fit(X_train)
@@ -311,29 +320,14 @@ def train(
     X_test = _inputs(model, scaler.transform(X_test))
     hidden = [] if model == "logreg" else [int(h) for h in hidden]
 
-    _random.seed(seed)  # the initial weights
-    net = build_model(model, d.X.shape[1], len(d.classes), hidden).to(device)
+    _random.seed(seed)  # the initial weights, drawn on the host
+    net = build_model(model, d.X.shape[1], len(d.classes), hidden)
     loader = DataLoader(TensorDataset(X_train, y_train), batch_size=batch_size, shuffle=True,
                         seed=seed)  # fmt: skip
-    opt = optim.Adam(net.parameters(), lr=lr)
-    losses: list[float] = []
-    start = time.perf_counter()
-    bar = _epochs(epochs, progress)
-    net.train()
-    for _ in bar:
-        total = 0.0
-        for xb, yb in loader:
-            x = xb if device == "cpu" else as_tensor(move(xb.data))
-            loss = nn.functional.cross_entropy(net(x), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(yb)
-        losses.append(total / len(y_train))
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-    seconds = time.perf_counter() - start
-    logits = _logits(net, X_test, move)
+    with context:
+        net.to(device)
+        losses, seconds = _adam_epochs(net, loader, lr, epochs, progress, move)
+        logits = _logits(net, X_test, move)
     accuracy = float(np.mean(logits.argmax(axis=1) == y_test))
     test_loss = _cross_entropy(logits, y_test)
 

@@ -122,9 +122,6 @@ class _Device:
     def __exit__(self, *exc: object) -> None:
         _Device.current = self.previous
 
-    def use(self) -> None:
-        _Device.current = self.index
-
 
 def make_module() -> dict[str, types.ModuleType]:
     """The fake ``cupy``, ``cupyx``, ``cupyx.scipy`` and ``cupyx.scipy.special`` modules."""

@@ -29,7 +29,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .. import nn
 from ..autodiff import next_seq
-from ..backend import namespace_of, parse_device
+from ..backend import namespace_of, on_device, parse_device
 from ..ops.define import apply
 from ..ops.nn import _sigmoid_cross_entropy, label_cross_entropy, sigmoid_cross_entropy_prim
 from ..optim import SGD, Adam, minimize
@@ -222,21 +222,6 @@ class _BaseMLP(BaseEstimator):
             lin.bias._data[...] = xp.asarray(b)
             lin.weight._version = lin.bias._version = next_seq()
 
-    def _device(self) -> tuple[contextlib.AbstractContextManager[Any], Callable[[Any], Any]]:
-        """The context to train in (the GPU made current) and the function that copies host
-        arrays to ``device``."""
-        kind, index = parse_device(self.device, type(self).__name__)
-        if kind == "cpu":
-            return contextlib.nullcontext(), lambda a: a
-        try:
-            import cupy
-        except ImportError:
-            raise ImportError(
-                f"{type(self).__name__}: device={self.device!r} needs CuPy and an NVIDIA GPU: "
-                'pip install "chainrule[gpu]"'
-            ) from None
-        return cupy.cuda.Device(index), cupy.asarray
-
     def _store_coefs(self) -> None:
         self.coefs_ = [lin.weight.numpy().T.copy() for lin in self._linears]
         self.intercepts_ = [lin.bias.numpy().copy() for lin in self._linears]
@@ -265,7 +250,8 @@ class _BaseMLP(BaseEstimator):
         self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes: Any = None
     ) -> Any:
         sizes = self._check_params()
-        context, move = self._device()  # a missing CuPy fails here, before any state changes
+        # A missing CuPy fails here, before any state changes.
+        context, move = on_device(self.device, type(self).__name__)
         first = not hasattr(self, "coefs_") or not (incremental or self.warm_start)
         X, y = validate_data(
             self,

@@ -69,11 +69,7 @@ class Optimizer:
             )
         if isinstance(params, dict):
             params = [params]
-        if isinstance(params, (set, frozenset)):
-            raise TypeError(
-                f"{name}: parameters must be given in an ordered collection (a list), not a "
-                f"set, whose order changes between runs and would scramble saved state"
-            )
+        _refuse_sets(params, name)
         try:
             groups = list(params)
         except TypeError:
@@ -112,15 +108,8 @@ class Optimizer:
         if "params" not in param_group:
             raise ValueError(f"{name}: parameter group {param_group!r} has no 'params' entry")
         params = param_group["params"]
-        if isinstance(params, Tensor):
-            params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError(
-                f"{name}: parameters must be given in an ordered collection (a list), not a "
-                f"set, whose order changes between runs and would scramble saved state"
-            )
-        else:
-            params = list(params)
+        _refuse_sets(params, name)
+        params = [params] if isinstance(params, Tensor) else list(params)
         seen: set[int] = set()
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
@@ -480,3 +469,11 @@ def lerp_(xp: Any, start: Any, end: Any, small: bool, coeff: Any, scratch: Any) 
         start += scratch
     else:
         xp.subtract(end, scratch, out=start)
+
+
+def _refuse_sets(params: Any, name: str) -> None:
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(
+            f"{name}: parameters must be given in an ordered collection (a list), not a "
+            f"set, whose order changes between runs and would scramble saved state"
+        )

@@ -33,6 +33,27 @@ from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh
 from ..ops.nn import _standardize, linear
 from ..ops.shape import getitem, reshape
 from ..tensor import Tensor, _as_array, _leaf, as_tensor
+from .activation import (
+    celu,
+    cosine_similarity,
+    elu,
+    glu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    normalize,
+    pairwise_distance,
+    prelu,
+    relu6,
+    selu,
+    silu,
+    softmin,
+    softplus,
+    softsign,
+    swish,
+)
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -49,6 +70,9 @@ __all__ = [
     "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
     "mse_loss", "l1_loss", "huber_loss",
+    "silu", "swish", "mish", "elu", "selu", "celu", "hardtanh", "relu6", "hardsigmoid",
+    "hardswish", "softsign", "softmin", "logsigmoid", "glu", "prelu", "softplus", "normalize",
+    "cosine_similarity", "pairwise_distance",
 ]  # fmt: skip
 
 _ndarray = np.ndarray

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..tensor import Tensor, full_like, ones_like, zeros_like
-from . import conv, elementwise, linalg, nn, reduce, shape
+from . import activation, conv, elementwise, linalg, nn, reduce, shape
+from .activation import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .define import primitive_table
 from .elementwise import *  # noqa: F403
@@ -29,9 +30,10 @@ __all__ = (
     + linalg.__all__
     + nn.__all__
     + conv.__all__
+    + activation.__all__
 )
 
-_FAMILIES = (elementwise, reduce, shape, linalg, nn, conv)
+_FAMILIES = (elementwise, reduce, shape, linalg, nn, conv, activation)
 
 
 def _reflected(func: Any) -> Any:

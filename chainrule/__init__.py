@@ -18,8 +18,10 @@ from . import data, io, nn, optim, random
 from .autodiff import (
     detect_anomaly,
     enable_grad,
+    inference_mode,
     is_anomaly_enabled,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "nn", "Tensor", "tensor", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
     "ones_like", "full_like", "arange", "linspace", "eye", "rand", "randn", "random",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
-    "is_anomaly_enabled", "get_default_dtype", "set_default_dtype", "__version__",
+    "is_anomaly_enabled", "inference_mode", "is_inference_mode_enabled", "get_default_dtype",
+    "set_default_dtype", "__version__",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "explain",
 ] + [n for n in _ops_all if n != "primitive_table"]  # fmt: skip

@@ -57,11 +57,18 @@ from .activation import (
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
     cross_entropy,
+    gaussian_nll_loss,
     huber_loss,
+    kl_div,
     l1_loss,
+    margin_ranking_loss,
     mse_loss,
     nll_loss,
+    poisson_nll_loss,
+    smooth_l1_loss,
+    triplet_margin_loss,
 )
 
 __all__ = [
@@ -73,6 +80,8 @@ __all__ = [
     "silu", "swish", "mish", "elu", "selu", "celu", "hardtanh", "relu6", "hardsigmoid",
     "hardswish", "softsign", "softmin", "logsigmoid", "glu", "prelu", "softplus", "normalize",
     "cosine_similarity", "pairwise_distance",
+    "kl_div", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+    "poisson_nll_loss", "gaussian_nll_loss", "smooth_l1_loss",
 ]  # fmt: skip
 
 _ndarray = np.ndarray

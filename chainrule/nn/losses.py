@@ -44,6 +44,7 @@ from ..ops.nn import (
     soft_cross_entropy_prim,
 )
 from ..tensor import Tensor, _as_array
+from .activation import pairwise_distance
 from .module import Module
 
 __all__ = [
@@ -51,6 +52,10 @@ __all__ = [
     "mse_loss", "l1_loss", "huber_loss",
     "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss",
     "HuberLoss",
+    "kl_div", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+    "poisson_nll_loss", "gaussian_nll_loss", "smooth_l1_loss",
+    "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
+    "PoissonNLLLoss", "GaussianNLLLoss", "SmoothL1Loss",
 ]  # fmt: skip
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -557,6 +562,321 @@ def huber_loss(
     return _reduce(loss, reduction)
 
 
+# ------------------------------------------------ more losses (PyTorch's, composed)
+# Compositions of primitives: their gradients (and second derivatives) come from the chain rule.
+# Where PyTorch clamps under no_grad (gaussian_nll_loss's variance), the clamp adds a constant,
+# so the gradient is the unclamped one, as there.
+def _float_operand(x: Any, xd: Any) -> Any:
+    """A Tensor as it is; a raw input as its checked array."""
+    return x if isinstance(x, Tensor) else xd
+
+
+def _same_shape(a: Any, b: Any, what: str, op: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{op}: {what} have shapes {a.shape} and {b.shape} (dtypes {a.dtype}, {b.dtype}); "
+            "expected the same shape"
+        )
+
+
+def _hinge(v: Any) -> Any:
+    """``max(v, 0)`` with PyTorch's ``clamp_min`` gradient (passes where ``v >= 0``)."""
+    return ops.clip(v, 0.0, None)
+
+
+def _sign_target(target: Any, xd: Any, shape: tuple[int, ...], op: str) -> Any:
+    """A target of +1/-1 labels of ``shape``, as a raw array of ``xd``'s dtype."""
+    if isinstance(target, Tensor):
+        td = target._data
+    else:
+        td = like_device(_as_array(target, None, op), xd)
+    if td.shape != shape:
+        raise ValueError(
+            f"{op}: target of shape {td.shape} does not match the inputs; expected shape {shape}"
+        )
+    if td.size and not ((td == 1) | (td == -1)).all():
+        raise ValueError(f"{op}: target must contain only 1 and -1, got values {np.unique(td)}")
+    return td.astype(xd.dtype) if td.dtype != xd.dtype else td
+
+
+def kl_div(
+    input: Any,
+    target: Any,
+    *,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """Kullback-Leibler divergence with ``input`` given as log-probabilities:
+    ``target (log target - input)`` pointwise (0 where ``target == 0``), or
+    ``exp(target) (target - input)`` with ``log_target=True``.
+
+    ``reduction="batchmean"`` divides the sum by the batch size (the mathematically right KL
+    divergence per sample); ``"mean"`` divides by the number of elements, as PyTorch.
+
+    Parameters
+    ----------
+    input : Tensor or array_like, floating
+        Log-probabilities, any shape.
+    target : Tensor or array_like, the input's shape
+        Probabilities (log-probabilities with ``log_target=True``); a Tensor that requires grad
+        gets a gradient.
+    reduction : {"mean", "batchmean", "sum", "none"}
+    log_target : bool
+
+    Examples
+    --------
+    >>> import chainrule as cr, math
+    >>> q = cr.tensor([math.log(0.5), math.log(0.5)])
+    >>> round(kl_div(q, [1.0, 0.0], reduction="sum").item(), 6)  # log 2
+    0.693147
+    """
+    op = "kl_div"
+    xd = _float_input(input, op)
+    if reduction != "batchmean":
+        _check_reduction(reduction, op)
+    t = _target_like(target, xd, op)
+    x = _float_operand(input, xd)
+    if log_target:
+        loss = ops.exp(t) * (t - x)
+    else:
+        td = t._data if isinstance(t, Tensor) else t
+        pos = td > 0
+        # xlogy(t, t): log of 1 in the discarded branch keeps every derivative finite.
+        tlogt = ops.where(pos, t * ops.log(ops.where(pos, t, 1.0)), 0.0)
+        loss = tlogt - t * x
+    if reduction == "batchmean":
+        return ops.sum(loss) / (xd.shape[0] if xd.ndim else 1)
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(
+    input1: Any,
+    input2: Any,
+    target: Any,
+    margin: float = 0.0,
+    *,
+    reduction: str = "mean",
+) -> Tensor:
+    """``1 - cos(x1, x2)`` where ``target == 1``, ``max(0, cos(x1, x2) - margin)`` where
+    ``target == -1``, with PyTorch's ``cos = x1.x2 / sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12))``.
+
+    Parameters
+    ----------
+    input1, input2 : Tensor or array_like, shape (N, D) or (D,)
+    target : array_like of 1 and -1, shape (N,) or ()
+    margin : float
+    reduction : {"mean", "sum", "none"}
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x1, x2 = cr.tensor([[1.0, 0.0], [1.0, 0.0]]), cr.tensor([[0.0, 1.0], [1.0, 1.0]])
+    >>> [round(v, 4) for v in cosine_embedding_loss(x1, x2, [1, -1], reduction="none").tolist()]
+    [1.0, 0.7071]
+    """
+    op = "cosine_embedding_loss"
+    ad, bd = _float_input(input1, op), _float_input(input2, op)
+    _check_reduction(reduction, op)
+    _same_shape(ad, bd, "input1 and input2", op)
+    if ad.ndim not in (1, 2):
+        raise ValueError(f"{op}: inputs must have shape (N, D) or (D,), got shape {ad.shape}")
+    axis = ad.ndim - 1
+    y = _sign_target(target, ad, ad.shape[:-1], op)
+    a, b = _float_operand(input1, ad), _float_operand(input2, bd)
+    eps = 1e-12  # PyTorch's EPSILON
+    prod = ops.sum(a * b, axis=axis)
+    denom = ops.sqrt((ops.sum(a * a, axis=axis) + eps) * (ops.sum(b * b, axis=axis) + eps))
+    cos = prod / denom
+    loss = ops.where(y == 1, 1.0 - cos, _hinge(cos - float(margin)))
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(
+    input1: Any,
+    input2: Any,
+    target: Any,
+    margin: float = 0.0,
+    *,
+    reduction: str = "mean",
+) -> Tensor:
+    """``max(0, -target (input1 - input2) + margin)``: ranks ``input1`` above ``input2`` where
+    ``target == 1`` and below where ``target == -1``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> margin_ranking_loss(cr.tensor([1.0, 1.0]), cr.tensor([2.0, 0.0]), [1, 1]).item()
+    0.5
+    """
+    op = "margin_ranking_loss"
+    ad, bd = _float_input(input1, op), _float_input(input2, op)
+    _check_reduction(reduction, op)
+    _same_shape(ad, bd, "input1 and input2", op)
+    y = _sign_target(target, ad, ad.shape, op)
+    diff = _float_operand(input1, ad) - _float_operand(input2, bd)
+    return _reduce(_hinge(-y * diff + float(margin)), reduction)
+
+
+def triplet_margin_loss(
+    anchor: Any,
+    positive: Any,
+    negative: Any,
+    margin: float = 1.0,
+    p: float = 2.0,
+    eps: float = 1e-6,
+    swap: bool = False,
+    *,
+    reduction: str = "mean",
+) -> Tensor:
+    """``max(0, margin + d(a, p) - d(a, n))`` with ``d`` the :func:`pairwise_distance`
+    (``p``, ``eps``); ``swap=True`` uses ``min(d(a, n), d(p, n))`` as the negative distance.
+
+    Parameters
+    ----------
+    anchor, positive, negative : Tensor or array_like, shape (N, D) or (D,)
+    margin, p, eps : float
+    swap : bool
+    reduction : {"mean", "sum", "none"}
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> a, p, n = cr.tensor([[0.0, 0.0]]), cr.tensor([[3.0, 4.0]]), cr.tensor([[0.0, 1.0]])
+    >>> round(triplet_margin_loss(a, p, n, eps=0.0).item(), 6)  # 1 + 5 - 1
+    5.0
+    """
+    op = "triplet_margin_loss"
+    arrays = [_float_input(v, op) for v in (anchor, positive, negative)]
+    _check_reduction(reduction, op)
+    for name, d in zip(("positive", "negative"), arrays[1:]):
+        _same_shape(arrays[0], d, f"anchor and {name}", op)
+    shape = arrays[0].shape
+    if len(shape) not in (1, 2):
+        raise ValueError(f"{op}: inputs must have shape (N, D) or (D,), got shape {shape}")
+    a, pos, neg = (_float_operand(v, d) for v, d in zip((anchor, positive, negative), arrays))
+    d_ap = pairwise_distance(a, pos, p, eps)
+    d_an = pairwise_distance(a, neg, p, eps)
+    if swap:
+        d_an = ops.minimum(d_an, pairwise_distance(pos, neg, p, eps))
+    return _reduce(_hinge(float(margin) + d_ap - d_an), reduction)
+
+
+def poisson_nll_loss(
+    input: Any,
+    target: Any,
+    log_input: bool = True,
+    full: bool = False,
+    *,
+    eps: float = 1e-8,
+    reduction: str = "mean",
+) -> Tensor:
+    """Poisson negative log-likelihood: ``exp(input) - target input`` for a log-rate
+    ``input`` (``log_input=True``), ``input - target log(input + eps)`` for a rate.
+
+    ``full=True`` adds Stirling's approximation of ``log(target!)``,
+    ``target log target - target + log(2 pi target) / 2``, where ``target > 1``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> poisson_nll_loss(cr.tensor([0.0, 0.0]), [1.0, 2.0]).item()
+    1.0
+    """
+    op = "poisson_nll_loss"
+    xd = _float_input(input, op)
+    _check_reduction(reduction, op)
+    t = _target_like(target, xd, op)
+    x = _float_operand(input, xd)
+    if log_input:
+        loss = ops.exp(x) - t * x
+    else:
+        loss = x - t * ops.log(x + float(eps))
+    if full:
+        td = t._data if isinstance(t, Tensor) else t
+        big = td > 1
+        ts = ops.where(big, t, 1.0)  # finite logs in the discarded branch
+        stirling = ts * ops.log(ts) - ts + 0.5 * ops.log(2 * np.pi * ts)
+        loss = loss + ops.where(big, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(
+    input: Any,
+    target: Any,
+    var: Any,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Tensor:
+    """Gaussian negative log-likelihood ``(log var + (input - target)**2 / var) / 2`` (plus
+    ``log(2 pi) / 2`` with ``full=True``), with the variance raised to at least ``eps``.
+
+    ``var`` has the input's shape (one variance per element), or the input's shape without its
+    last axis, or with a last axis of 1 (one variance shared along the last axis). As in
+    PyTorch the clamp to ``eps`` passes the gradient unchanged.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> gaussian_nll_loss(cr.tensor([1.0, 3.0]), [1.0, 1.0], [1.0, 1.0]).item()
+    1.0
+    """
+    op = "gaussian_nll_loss"
+    xd = _float_input(input, op)
+    _check_reduction(reduction, op)
+    t = _target_like(target, xd, op)
+    if isinstance(var, Tensor):
+        v, vd = var, var._data
+    else:
+        vd = like_device(_as_array(var, xd.dtype, op), xd)
+        v = vd
+    if vd.shape != xd.shape:
+        if vd.shape == xd.shape[:-1]:
+            v = ops.expand_dims(v, -1)
+        elif not (vd.ndim == xd.ndim and vd.shape[:-1] == xd.shape[:-1] and vd.shape[-1] == 1):
+            raise ValueError(
+                f"{op}: var of shape {vd.shape} does not fit an input of shape {xd.shape}; "
+                f"expected {xd.shape}, {xd.shape[:-1]} or {xd.shape[:-1] + (1,)}"
+            )
+    if vd.size and vd.min() < 0:
+        raise ValueError(f"{op}: var has negative entries (minimum {float(vd.min())})")
+    lift = np.maximum(vd, eps) - vd if vd.__class__ is np.ndarray else vd.clip(eps, None) - vd
+    if lift.any():
+        v = v + lift.reshape(getattr(v, "shape", lift.shape)).astype(xd.dtype, copy=False)
+    d = _float_operand(input, xd) - t
+    loss = 0.5 * (ops.log(v) + d * d / v)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(
+    input: Any,
+    target: Any,
+    *,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    """``0.5 d**2 / beta`` where ``|d| < beta``, ``|d| - beta / 2`` elsewhere, with
+    ``d = input - target``; ``beta=0`` is the L1 loss.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> smooth_l1_loss(cr.tensor([0.5, 3.0]), [0.0, 0.0], reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    op = "smooth_l1_loss"
+    beta = float(beta)
+    if beta < 0:
+        raise ValueError(f"{op}: beta must be non-negative, got {beta}")
+    d = _difference(input, target, reduction, op)
+    ad = ops.abs(d)
+    if beta == 0:
+        return _reduce(ad, reduction)
+    return _reduce(ops.where(ad < beta, (0.5 / beta) * d * d, ad - 0.5 * beta), reduction)
+
+
 # ---------------------------------------------------------------------- Modules
 class _Loss(Module):
     def __init__(self, *, reduction: str = "mean") -> None:
@@ -719,3 +1039,149 @@ class HuberLoss(_Loss):
 
     def extra_repr(self) -> str:
         return ", ".join(p for p in (super().extra_repr(), f"delta={self.delta}") if p)
+
+
+class KLDivLoss(_Loss):
+    """:func:`kl_div` as a Module (``reduction`` may also be ``"batchmean"``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.KLDivLoss(reduction="batchmean")(cr.tensor([[0.0, 0.0]]), [[1.0, 0.0]]).item()
+    0.0
+    """
+
+    def __init__(self, *, reduction: str = "mean", log_target: bool = False) -> None:
+        Module.__init__(self)
+        if reduction != "batchmean":
+            _check_reduction(reduction, "KLDivLoss")
+        self.reduction = reduction
+        self.log_target = bool(log_target)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """:func:`cosine_embedding_loss` as a Module.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.CosineEmbeddingLoss()(cr.tensor([[1.0, 0.0]]), cr.tensor([[2.0, 0.0]]), [1]).item()
+    0.0
+    """
+
+    def __init__(self, margin: float = 0.0, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+        self.margin = float(margin)
+
+    def forward(self, input1: Any, input2: Any, target: Any) -> Tensor:
+        return cosine_embedding_loss(input1, input2, target, self.margin,
+                                     reduction=self.reduction)  # fmt: skip
+
+
+class MarginRankingLoss(_Loss):
+    """:func:`margin_ranking_loss` as a Module.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.MarginRankingLoss(margin=1.0)(cr.tensor([2.0]), cr.tensor([0.0]), [1]).item()
+    0.0
+    """
+
+    def __init__(self, margin: float = 0.0, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+        self.margin = float(margin)
+
+    def forward(self, input1: Any, input2: Any, target: Any) -> Tensor:
+        return margin_ranking_loss(input1, input2, target, self.margin, reduction=self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """:func:`triplet_margin_loss` as a Module.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> a, p, n = cr.tensor([[0.0]]), cr.tensor([[1.0]]), cr.tensor([[5.0]])
+    >>> cr.nn.TripletMarginLoss(eps=0.0)(a, p, n).item()
+    0.0
+    """
+
+    def __init__(
+        self,
+        margin: float = 1.0,
+        p: float = 2.0,
+        eps: float = 1e-6,
+        swap: bool = False,
+        *,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction=reduction)
+        self.margin, self.p, self.eps, self.swap = float(margin), float(p), float(eps), bool(swap)
+
+    def forward(self, anchor: Any, positive: Any, negative: Any) -> Tensor:
+        return triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps,
+                                   self.swap, reduction=self.reduction)  # fmt: skip
+
+
+class PoissonNLLLoss(_Loss):
+    """:func:`poisson_nll_loss` as a Module.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.PoissonNLLLoss()(cr.tensor([0.0]), [1.0]).item()
+    1.0
+    """
+
+    def __init__(
+        self, log_input: bool = True, full: bool = False, *, eps: float = 1e-8,
+        reduction: str = "mean",
+    ) -> None:  # fmt: skip
+        super().__init__(reduction=reduction)
+        self.log_input, self.full, self.eps = bool(log_input), bool(full), float(eps)
+
+    def forward(self, log_input: Any, target: Any) -> Tensor:
+        return poisson_nll_loss(log_input, target, self.log_input, self.full, eps=self.eps,
+                                reduction=self.reduction)  # fmt: skip
+
+
+class GaussianNLLLoss(_Loss):
+    """:func:`gaussian_nll_loss` as a Module, called as ``loss(input, target, var)``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.GaussianNLLLoss()(cr.tensor([1.0]), [1.0], [1.0]).item()
+    0.0
+    """
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        self.full, self.eps = bool(full), float(eps)
+
+    def forward(self, input: Any, target: Any, var: Any) -> Tensor:
+        return gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """:func:`smooth_l1_loss` as a Module.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.SmoothL1Loss(beta=2.0)(cr.tensor([1.0]), [0.0]).item()
+    0.25
+    """
+
+    def __init__(self, *, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction=reduction)
+        if float(beta) < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+        self.beta = float(beta)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)

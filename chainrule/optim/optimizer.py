@@ -53,8 +53,10 @@ class Optimizer:
 
     #: Per-parameter state entries that are arrays shaped like the parameter.
     _state_arrays: tuple[str, ...] = ()
-    #: Per-parameter state entries that are Python ints.
+    #: Per-parameter state entries that are Python ints (non-negative counts).
     _state_ints: tuple[str, ...] = ("step",)
+    #: State arrays that accumulate squares, so a loaded one must hold no negative value.
+    _state_nonnegative: tuple[str, ...] = ("exp_avg_sq", "max_exp_avg_sq", "square_avg", "sum")
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -329,31 +331,55 @@ class Optimizer:
         self.state = new_state
 
     def _loaded_value(self, key: str, value: Any, p: Tensor, idx: int) -> Any:
+        """Check one saved state entry (kind, type, shape, range) and return it ready to use."""
         name = type(self).__name__
+        where = f"{name}.load_state_dict: state {key!r} of parameter {idx}"
         if isinstance(value, Tensor):
             value = value._data
         if key in self._state_arrays:
             shape = getattr(value, "shape", None)
             if shape is None:
-                value = np.asarray(value)
+                try:
+                    value = np.asarray(value)
+                except ValueError:  # a ragged list
+                    raise ValueError(f"{where} is not an array: {_describe(value)}") from None
                 shape = value.shape
             if tuple(shape) != p.shape:
                 raise ValueError(
-                    f"{name}.load_state_dict: state {key!r} of parameter {idx} has shape "
-                    f"{tuple(shape)}, but the parameter has shape {p.shape}"
+                    f"{where} has shape {tuple(shape)}, but the parameter has shape {p.shape}"
                 )
+            kind = getattr(getattr(value, "dtype", None), "kind", None)
+            if kind not in ("f", "i", "u"):
+                raise ValueError(
+                    f"{where} should be a real array of numbers, got dtype "
+                    f"{getattr(value, 'dtype', type(value).__name__)}"
+                )
+            host = _host(value)
+            if not np.isfinite(host).all():
+                raise ValueError(f"{where} holds NaN or Inf; the state was saved after diverging")
+            if key in self._state_nonnegative and (host < 0).any():
+                raise ValueError(f"{where} holds negative values, but it is a sum of squares")
             data = p._data
             if type(data) is _ndarray:
-                return np.array(_host(value), dtype=data.dtype, copy=True)
+                return np.array(host, dtype=data.dtype, copy=True)
             return namespace_of(data).array(value, dtype=data.dtype, copy=True)
         if key in self._state_ints:
-            try:
-                return int(value.item() if hasattr(value, "item") else value)
-            except (TypeError, ValueError):
+            if hasattr(value, "item") and getattr(value, "shape", None) == ():
+                value = value.item()  # a 0-d array, as safetensors or torch keep a step
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
                 raise ValueError(
-                    f"{name}.load_state_dict: state {key!r} of parameter {idx} should be a "
-                    f"number, got {_describe(value)}"
-                ) from None
+                    f"{where} should be a non-negative integer, got {value!r} "
+                    f"({type(value).__name__})"
+                )
+            return int(value)
+        if self._state_arrays:
+            raise ValueError(
+                f"{where}: {name} keeps no such state (it keeps "
+                f"{sorted(self._state_arrays + self._state_ints)}); is this the state of another "
+                f"optimizer?"
+            )
         return copy.deepcopy(value)
 
     def __repr__(self) -> str:

@@ -540,3 +540,51 @@ def test_bad_arguments(make, error, match):
     p = cr.nn.Parameter(cr.ones(2))
     with pytest.raises(error, match=match):
         make(p)
+
+
+def _adam_with_state():
+    p = cr.nn.Parameter(cr.tensor([1.0, 2.0]))
+    opt = optim.Adam([p], lr=0.1, amsgrad=True)
+    p.grad = cr.tensor([1.0, -1.0])
+    opt.step()
+    return p, opt
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("step", "x", r"state 'step' of parameter 0 should be a non-negative integer, got 'x'"),
+        ("step", -1, "should be a non-negative integer, got -1"),
+        ("step", 1.5, "should be a non-negative integer, got 1.5"),
+        ("step", True, "should be a non-negative integer, got True"),
+        ("exp_avg", np.array(["a", "b"]), "'exp_avg' of parameter 0 should be a real array"),
+        ("exp_avg", [1.0, None], "should be a real array of numbers, got dtype object"),
+        ("exp_avg", [[1.0], [2.0, 3.0]], "'exp_avg' of parameter 0 is not an array"),
+        ("exp_avg", np.array([1.0, np.nan]), "holds NaN or Inf"),
+        ("exp_avg_sq", np.array([1.0, -1.0]), "'exp_avg_sq' of parameter 0 holds negative"),
+        ("max_exp_avg_sq", np.array([1.0, 2.0, 3.0]), r"has shape \(3,\)"),
+        ("momentum_buffer", np.zeros(2), "Adam keeps no such state .*another optimizer"),
+    ],
+)
+def test_load_state_dict_checks_each_state_entry_at_load(key, value, match):
+    p, opt = _adam_with_state()
+    before = opt.state_dict()
+    sd = opt.state_dict()
+    sd["state"][0][key] = value
+    with pytest.raises(ValueError, match=match) as info:
+        opt.load_state_dict(sd)
+    assert str(info.value).startswith(f"Adam.load_state_dict: state {key!r} of parameter 0")
+    after = opt.state_dict()
+    assert after["state"][0]["step"] == before["state"][0]["step"] == 1
+    np.testing.assert_array_equal(after["state"][0]["exp_avg"], before["state"][0]["exp_avg"])
+
+
+def test_load_state_dict_takes_a_zero_d_array_or_whole_float_as_the_step():
+    p, opt = _adam_with_state()
+    sd = opt.state_dict()
+    sd["state"][0]["step"] = np.array(4)
+    opt.load_state_dict(sd)
+    assert opt.state[p]["step"] == 4 and type(opt.state[p]["step"]) is int
+    sd["state"][0]["step"] = 5.0
+    opt.load_state_dict(sd)
+    assert opt.state[p]["step"] == 5 and type(opt.state[p]["step"]) is int

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 from .optimizer import Optimizer
@@ -53,6 +54,101 @@ def _per_group(name: str, what: str, optimizer: Optimizer, value: Any) -> list[A
             )
         return list(value)
     return [value] * n
+
+
+def _whole(low: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low:
+            return None
+        return f"an integer >= {low}"
+
+    return check
+
+
+def _number(
+    low: float = -math.inf, high: float = math.inf, *, low_open: bool = False
+) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            if (value > low if low_open else value >= low) and value <= high:  # NaN fails
+                return None
+        lo = f"{'(' if low_open else '['}{low:g}"
+        return f"a real number in {lo}, {high:g}]" if high < math.inf else f"a number >= {low:g}"
+
+    return check
+
+
+def _choice(*options: str) -> Callable[[Any], str | None]:
+    return lambda value: None if value in options else f"one of {list(options)}"
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "True or False"
+
+
+def _phases(value: Any) -> str | None:
+    keys = {"end_step", "start_lr", "end_lr", "start_momentum", "end_momentum"}
+    names = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
+    wanted = "a list of phases (dicts with keys end_step and the start/end rate names)"
+    if not isinstance(value, (list, tuple)) or not value:
+        return wanted
+    for phase in value:
+        if not isinstance(phase, dict) or set(phase) != keys or _number(0)(phase["end_step"]):
+            return wanted
+        if any(phase[k] not in names for k in keys - {"end_step"}):
+            return wanted
+    return None
+
+
+_ANY_REAL = _number()
+_RATE = _number(0)
+
+#: What each attribute a scheduler saves may hold when loaded; attributes that are per-group
+#: lists of learning rates are checked apart (``_PER_GROUP``), and an attribute a subclass adds
+#: must have the type of its current value.
+_FIELDS: dict[str, Callable[[Any], str | None]] = {
+    "last_epoch": _whole(-1),
+    "_step_count": _whole(0),
+    "_is_initial": _flag,
+    "step_size": _whole(1),
+    "gamma": _ANY_REAL,
+    "T_max": _whole(1),
+    "eta_min": _ANY_REAL,
+    "start_factor": _number(0, 1, low_open=True),
+    "end_factor": _number(0, 1),
+    "total_iters": _whole(1),
+    "total_steps": _whole(1),
+    "_anneal_func_type": _choice("cos", "linear"),
+    "_schedule_phases": _phases,
+    "cycle_momentum": _flag,
+    "use_beta1": _flag,
+    "factor": lambda v: _ANY_REAL(v) or (None if v < 1 else "a real number < 1"),
+    "default_min_lr": lambda v: None if v is None else _RATE(v),
+    "patience": _whole(0),
+    "cooldown": _whole(0),
+    "eps": _ANY_REAL,
+    "mode": _choice("min", "max"),
+    "threshold": _ANY_REAL,
+    "threshold_mode": _choice("rel", "abs"),
+    "mode_worse": lambda v: None if v in (math.inf, -math.inf) else "inf or -inf",
+    "best": _ANY_REAL,
+    "cooldown_counter": _whole(0),
+    "num_bad_epochs": _whole(0),
+}
+_PER_GROUP = ("base_lrs", "_last_lr", "min_lrs")
+
+
+def _same_kind(current: Any) -> Callable[[Any], str | None]:
+    for kind in (bool, numbers.Integral, numbers.Real, str, list, dict):
+        if isinstance(current, kind):
+            if kind is numbers.Integral:
+                return _whole(-(2**63))
+            if kind is numbers.Real:
+                return _ANY_REAL
+            if kind is list:
+                kind = (list, tuple)
+            return lambda v, k=kind: None if isinstance(v, k) else f"a {current.__class__.__name__}"
+    return lambda v: None
 
 
 class LRScheduler:
@@ -134,6 +230,11 @@ class LRScheduler:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the state saved by :meth:`state_dict` (checked before anything changes).
 
+        Every entry is checked for its type and range at load, not at the next ``step()``:
+        ``last_epoch`` an integer >= -1, the per-group learning rates numbers >= 0 with one per
+        parameter group, modes among their choices, and so on; an entry a subclass adds must
+        have the type of its current value. A refused state raises ValueError naming the entry.
+
         Examples
         --------
         >>> import chainrule as cr
@@ -156,11 +257,28 @@ class LRScheduler:
                 f"{name}.load_state_dict: unexpected keys {unexpected}; is this the state of "
                 f"another kind of scheduler?"
             )
-        for key in ("base_lrs", "min_lrs"):
-            if key in state_dict and len(state_dict[key]) != len(self.optimizer.param_groups):
+        n = len(self.optimizer.param_groups)
+        for key, value in state_dict.items():
+            if key in _PER_GROUP:
+                if not isinstance(value, (list, tuple)) or len(value) != n:
+                    got = f"{len(value)} values" if isinstance(value, (list, tuple)) else value
+                    raise ValueError(
+                        f"{name}.load_state_dict: {key} has {got!s}, but the optimizer has {n} "
+                        f"parameter groups"
+                    )
+                bad = [v for v in value if _RATE(v)]
+                if bad:
+                    raise ValueError(
+                        f"{name}.load_state_dict: {key} holds {bad[0]!r}; expected learning "
+                        f"rates (numbers >= 0)"
+                    )
+                continue
+            check = _FIELDS.get(key) or _same_kind(self.__dict__[key])
+            wanted = check(value)
+            if wanted is not None:
                 raise ValueError(
-                    f"{name}.load_state_dict: {key} has {len(state_dict[key])} values, but the "
-                    f"optimizer has {len(self.optimizer.param_groups)} parameter groups"
+                    f"{name}.load_state_dict: {key} is {value!r} ({type(value).__name__}); "
+                    f"expected {wanted}"
                 )
         self.__dict__.update(copy.deepcopy(state_dict))
 
@@ -574,18 +692,6 @@ class ReduceLROnPlateau(LRScheduler):
             new = max(old * self.factor, min_lr)
             if old - new > self.eps:
                 group["lr"] = new
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the state saved by :meth:`state_dict` (checked before anything changes)."""
-        if isinstance(state_dict, dict):
-            if state_dict.get("mode", "min") not in ("min", "max") or state_dict.get(
-                "threshold_mode", "rel"
-            ) not in ("rel", "abs"):
-                raise ValueError(
-                    f"ReduceLROnPlateau.load_state_dict: mode {state_dict.get('mode')!r} / "
-                    f"threshold_mode {state_dict.get('threshold_mode')!r} are not valid"
-                )
-        super().load_state_dict(state_dict)
 
     @property
     def in_cooldown(self) -> bool:

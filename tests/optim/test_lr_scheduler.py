@@ -320,3 +320,64 @@ def test_bad_arguments(make, error, match):
         make(opt)
     if "OneCycle" not in match:
         assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in before]
+
+
+def _scheduler(kind):
+    opt = make_opt(kind="Adam")
+    return {
+        "StepLR": lambda: lrs.StepLR(opt, step_size=2),
+        "CosineAnnealingLR": lambda: lrs.CosineAnnealingLR(opt, T_max=4),
+        "LinearLR": lambda: lrs.LinearLR(opt),
+        "OneCycleLR": lambda: lrs.OneCycleLR(opt, max_lr=1.0, total_steps=10),
+        "ReduceLROnPlateau": lambda: lrs.ReduceLROnPlateau(opt),
+    }[kind]()
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value", "match"),
+    [
+        ("StepLR", "last_epoch", "x", r"last_epoch is 'x' \(str\); expected an integer >= -1"),
+        ("StepLR", "last_epoch", 2.5, "last_epoch is 2.5 .*integer"),
+        ("StepLR", "last_epoch", True, "last_epoch is True .*integer"),
+        ("StepLR", "last_epoch", -2, "last_epoch is -2 .*expected an integer >= -1"),
+        ("StepLR", "_step_count", None, "_step_count is None"),
+        ("StepLR", "step_size", 0, "step_size is 0 .*integer >= 1"),
+        ("StepLR", "gamma", float("nan"), "gamma is nan"),
+        ("StepLR", "base_lrs", [0.1, "a"], "base_lrs holds 'a'; expected learning rates"),
+        ("StepLR", "base_lrs", [0.1, -1.0], "base_lrs holds -1.0"),
+        ("StepLR", "_last_lr", 0.1, "_last_lr has 0.1, but the optimizer has 2"),
+        ("StepLR", "_is_initial", 0, "_is_initial is 0 .*True or False"),
+        ("CosineAnnealingLR", "T_max", "4", "T_max is '4'"),
+        ("LinearLR", "start_factor", 0.0, r"start_factor is 0.0 .*\(0, 1\]"),
+        ("LinearLR", "end_factor", 1.5, r"end_factor is 1.5 .*\[0, 1\]"),
+        ("OneCycleLR", "_anneal_func_type", "cubic", r"_anneal_func_type is 'cubic'.*'linear'"),
+        ("OneCycleLR", "_schedule_phases", [{"end_step": 2}], "_schedule_phases is"),
+        ("OneCycleLR", "total_steps", 0, "total_steps is 0"),
+        ("ReduceLROnPlateau", "mode", "up", r"mode is 'up' .*one of \['min', 'max'\]"),
+        ("ReduceLROnPlateau", "factor", 1.0, "factor is 1.0 .*< 1"),
+        ("ReduceLROnPlateau", "best", "low", "best is 'low'"),
+        ("ReduceLROnPlateau", "num_bad_epochs", -1, "num_bad_epochs is -1"),
+        ("ReduceLROnPlateau", "min_lrs", [0, 0, 0], "min_lrs has 3 values"),
+    ],
+)
+def test_load_state_dict_refuses_bad_types_and_ranges_at_load(kind, key, value, match):
+    sched = _scheduler(kind)
+    before = sched.state_dict()
+    sd = sched.state_dict()
+    sd[key] = value
+    with pytest.raises(ValueError, match=f"{kind}.load_state_dict: {match}"):
+        sched.load_state_dict(sd)
+    assert sched.state_dict() == before or kind == "ReduceLROnPlateau"  # best=inf == inf
+    assert sched.last_epoch == before["last_epoch"]
+
+
+@pytest.mark.parametrize(
+    "kind", ["StepLR", "CosineAnnealingLR", "LinearLR", "OneCycleLR", "ReduceLROnPlateau"]
+)
+def test_a_state_after_a_json_round_trip_loads_and_steps_alike(kind):
+    a, b = _scheduler(kind), _scheduler(kind)
+    for _ in range(3):
+        a.step(1.0) if kind == "ReduceLROnPlateau" else a.step()
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    assert b.state_dict() == json.loads(json.dumps(a.state_dict()))
+    assert b.last_epoch == a.last_epoch == 3

@@ -71,6 +71,29 @@ UNARY = {
     "clip_min": (lambda x: cr.clip(x, min=-0.5), lambda v: np.maximum(v, -0.5), (-2, 2), (-0.5,)),
     "clip_max": (lambda x: cr.clip(x, max=0.7), lambda v: np.minimum(v, 0.7), (-2, 2), (0.7,)),
     "astype": (lambda x: cr.astype(x, np.float64), lambda v: v, (-3, 3), ()),
+    # piecewise constant: zero gradient (as PyTorch), checked away from the jumps
+    "sign": (cr.sign, np.sign, (-3, 3), (0.0,)),
+    "floor": (cr.floor, np.floor, (-3, 3), (-2.0, -1.0, 0.0, 1.0, 2.0)),
+    "ceil": (cr.ceil, np.ceil, (-3, 3), (-2.0, -1.0, 0.0, 1.0, 2.0)),
+    "trunc": (cr.trunc, np.trunc, (-3, 3), (-2.0, -1.0, 0.0, 1.0, 2.0)),
+    "round": (cr.round, np.round, (-3, 3), (-2.5, -1.5, -0.5, 0.5, 1.5, 2.5)),
+    "tan": (cr.tan, np.tan, (-1.2, 1.2), ()),
+    "arcsin": (cr.arcsin, np.arcsin, (-0.9, 0.9), ()),
+    "arccos": (cr.arccos, np.arccos, (-0.9, 0.9), ()),
+    "arctan": (cr.arctan, np.arctan, (-3, 3), ()),
+    "sinh": (cr.sinh, np.sinh, (-3, 3), ()),
+    "cosh": (cr.cosh, np.cosh, (-3, 3), ()),
+    "arcsinh": (cr.arcsinh, np.arcsinh, (-3, 3), ()),
+    "arccosh": (cr.arccosh, np.arccosh, (1.1, 4), ()),
+    "arctanh": (cr.arctanh, np.arctanh, (-0.9, 0.9), ()),
+    "log2": (cr.log2, np.log2, (0.1, 5), ()),
+    "log10": (cr.log10, np.log10, (0.1, 5), ()),
+    "exp2": (cr.exp2, np.exp2, (-3, 3), ()),
+    "rsqrt": (cr.rsqrt, lambda v: 1 / np.sqrt(v), (0.2, 5), ()),
+    "reciprocal": (cr.reciprocal, np.reciprocal, (0.2, 3), ()),
+    "reciprocal_negative": (cr.reciprocal, np.reciprocal, (-3, -0.2), ()),
+    "square": (cr.square, np.square, (-3, 3), ()),
+    "nan_to_num": (cr.nan_to_num, np.nan_to_num, (-3, 3), ()),
 }
 
 # name -> (chainrule function, NumPy reference, adjust (x, y) into the domain)
@@ -82,7 +105,19 @@ BINARY = {
     "power": (cr.power, np.power, lambda x, y: (np.abs(x) + 0.3, y)),
     "maximum": (cr.maximum, np.maximum, None),
     "minimum": (cr.minimum, np.minimum, None),
+    # the integer-arithmetic family: divisors away from 0, both signs
+    "floor_divide": (cr.floor_divide, np.floor_divide, lambda x, y: (x, _away_from_zero(y))),
+    "remainder": (cr.remainder, np.remainder, lambda x, y: (x, _away_from_zero(y))),
+    "fmod": (cr.fmod, np.fmod, lambda x, y: (x, _away_from_zero(y))),
+    "copysign": (cr.copysign, np.copysign, lambda x, y: (_away_from_zero(x), _away_from_zero(y))),
+    "arctan2": (cr.arctan2, np.arctan2, lambda x, y: (x, _away_from_zero(y))),
+    "logaddexp": (cr.logaddexp, np.logaddexp, None),
+    "hypot": (cr.hypot, np.hypot, None),
 }
+
+
+def _away_from_zero(v):
+    return np.where(v < 0, v - 0.5, v + 0.5)
 
 
 def _away_from_kinks(v, kinks, gap=0.05):
@@ -498,9 +533,12 @@ def test_comparisons_return_bool_tensors_without_grad(f, ref):
 
 
 def test_other_non_differentiable_ops():
-    s = cr.sign(cr.tensor([-2.0, 0.0, 3.0], requires_grad=True))
-    assert not s.requires_grad and s.is_leaf
+    x = cr.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    s = cr.sign(x)  # since issue 9: differentiable with a zero gradient, as in PyTorch
     np.testing.assert_array_equal(s.numpy(), [-1.0, 0.0, 1.0])
+    assert s.requires_grad
+    (s * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [-1.0, 0.0, 1.0])  # only through the factor x
     x = cr.tensor([-2.0, 0.0, np.inf, np.nan], requires_grad=True)
     f = cr.isfinite(x)
     assert f.dtype == np.bool_ and not f.requires_grad
@@ -520,11 +558,18 @@ def test_no_grad_results_do_not_require_grad():
 
 
 def test_every_public_primitive_is_covered():
-    covered = set(UNARY) | set(BINARY) | {"where", "astype"}
+    # lerp, div, round (decimals) and nan_to_num's replacements: tests/ops/test_elementwise_more.py
+    covered = set(UNARY) | set(BINARY) | {"where", "astype", "lerp", "div"}
+    aliases = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
+               "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh"}  # fmt: skip
+    for alias, name in aliases.items():
+        assert getattr(cr, alias) is getattr(cr, name)
+    covered |= set(aliases)
     differentiable = {
         n for n in elementwise.__all__
-        if n not in {"sign", "less", "less_equal", "greater", "greater_equal", "equal",
-                     "not_equal", "isfinite", "logical_not", "logical_and", "logical_or"}
+        if n not in {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
+                     "isfinite", "logical_not", "logical_and", "logical_or", "isnan", "isinf",
+                     "isclose"}
     }  # fmt: skip
     assert differentiable <= covered
 

@@ -14,7 +14,7 @@ tensor([12.])
 
 from __future__ import annotations
 
-from . import data, io, nn, optim, random
+from . import data, io, linalg, nn, optim, random
 from .autodiff import (
     detect_anomaly,
     enable_grad,
@@ -51,7 +51,7 @@ from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 __version__ = "0.1.0"
 
 __all__ = [
-    "data", "io", "optim",
+    "data", "io", "linalg", "optim",
     "nn", "Tensor", "tensor", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
     "ones_like", "full_like", "arange", "linspace", "eye", "rand", "randn", "random",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",

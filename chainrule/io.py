@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -380,7 +381,10 @@ def load_checkpoint(
     """Restore a checkpoint written by :func:`save_checkpoint` into ``model`` (and
     ``optimizer``, ``scheduler``), and chainrule's random-generator state.
 
-    The file and the model's names and shapes are checked before anything is changed.
+    The file and the model's names and shapes are checked before anything is changed, and the
+    optimiser's and scheduler's states are checked (types, ranges, shapes) as they load; a
+    refused checkpoint leaves the model, optimiser, scheduler and random state as they were,
+    and every error names the file.
 
     Returns
     -------
@@ -391,7 +395,8 @@ def load_checkpoint(
     ------
     ValueError
         If the file is not a valid safetensors file, not a chainrule checkpoint, corrupted, lacks
-        the optimiser or scheduler state asked for, or does not fit the model.
+        the optimiser or scheduler state asked for, holds a state they refuse, or does not fit
+        the model.
 
     Examples
     --------
@@ -465,11 +470,27 @@ def load_checkpoint(
         except (TypeError, ValueError, KeyError) as exc:
             raise bad(f"its random-generator state is invalid ({exc})") from None
 
-    if optimizer is not None:
-        optimizer.load_state_dict(optim_state)
-    if scheduler is not None:
-        scheduler.load_state_dict(sched_state)
-    model.load_state_dict(state)
+    # Each load_state_dict checks its whole state before changing anything. The scheduler goes
+    # first (its state is small to keep aside); if a later load refuses its state, the earlier
+    # ones are put back, so a refused checkpoint leaves everything as it was. Every refusal
+    # names the file.
+    undo: list[Any] = []
+    for what, target, loaded in (
+        ("scheduler", scheduler, sched_state),
+        ("optimizer", optimizer, optim_state),
+        ("model", model, state),
+    ):
+        if target is None:
+            continue
+        kept = target.state_dict() if what != "model" else None
+        try:
+            target.load_state_dict(loaded)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            for restore in reversed(undo):
+                restore()
+            why = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            raise ValueError(f"{op}: the {what} state in {fname} was refused: {why}") from None
+        undo.append(functools.partial(target.load_state_dict, kept))
     if restore_rng:
         _random.set_state(rng)
     return {"epoch": epoch, "extra": extra}

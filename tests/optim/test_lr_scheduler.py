@@ -381,3 +381,51 @@ def test_a_state_after_a_json_round_trip_loads_and_steps_alike(kind):
     b.load_state_dict(json.loads(json.dumps(a.state_dict())))
     assert b.state_dict() == json.loads(json.dumps(a.state_dict()))
     assert b.last_epoch == a.last_epoch == 3
+
+
+def test_load_checkpoint_refuses_a_bad_scheduler_state_at_load_naming_the_file(tmp_path):
+    pytest.importorskip("safetensors")
+    model = cr.nn.Linear(2, 1)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    sched = lrs.StepLR(opt, step_size=2)
+    sched.last_epoch = "x"  # what a hand-edited or foreign checkpoint could hold
+    path = tmp_path / "ckpt.safetensors"
+    cr.io.save_checkpoint(path, model, opt, sched)
+
+    model2 = cr.nn.Linear(2, 1)
+    opt2 = optim.SGD(model2.parameters(), lr=0.5)
+    sched2 = lrs.StepLR(opt2, step_size=2)
+    weight = model2.weight.numpy().copy()
+    with pytest.raises(ValueError) as info:
+        cr.io.load_checkpoint(path, model2, opt2, sched2)
+    message = str(info.value)
+    assert message.startswith(f"io.load_checkpoint: the scheduler state in {path} was refused")
+    assert "StepLR.load_state_dict: last_epoch is 'x' (str)" in message
+    assert sched2.last_epoch == 0 and opt2.param_groups[0]["lr"] == 0.5
+    np.testing.assert_array_equal(model2.weight.numpy(), weight)
+
+
+def test_load_checkpoint_puts_the_scheduler_back_when_the_optimizer_state_is_refused(tmp_path):
+    pytest.importorskip("safetensors")
+    model = cr.nn.Linear(2, 1)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    sched = lrs.StepLR(opt, step_size=2)
+    for p in model.parameters():
+        p.grad = cr.ones(*p.shape)
+    opt.step()
+    sched.step()
+    sched.step()
+    opt.state[model.weight]["step"] = -3  # refused by Adam.load_state_dict
+    path = tmp_path / "ckpt.safetensors"
+    cr.io.save_checkpoint(path, model, opt, sched)
+
+    model2 = cr.nn.Linear(2, 1)
+    opt2 = optim.Adam(model2.parameters(), lr=0.5)
+    sched2 = lrs.StepLR(opt2, step_size=2)
+    with pytest.raises(ValueError, match="the optimizer state in .*ckpt.safetensors was refused: "
+                       "Adam.load_state_dict: state 'step' of parameter 0"):  # fmt: skip
+        cr.io.load_checkpoint(path, model2, opt2, sched2)
+    assert sched2.last_epoch == 0 and sched2.state_dict() == lrs.StepLR(
+        optim.Adam(cr.nn.Linear(2, 1).parameters(), lr=0.5), step_size=2
+    ).state_dict()
+    assert opt2.state_dict()["state"] == {}

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -446,8 +447,17 @@ def _tensordot_axes(axes: Any, sa: tuple[int, ...], sb: tuple[int, ...]) -> tupl
             raise ValueError(
                 f"tensordot: axes must be an int or a pair of axis sequences, got {axes!r}"
             ) from None
-        xa = (xa,) if isinstance(xa, (int, np.integer)) else tuple(xa)
-        xb = (xb,) if isinstance(xb, (int, np.integer)) else tuple(xb)
+        try:
+            xa = (operator.index(xa),) if not hasattr(xa, "__len__") else tuple(xa)
+            xb = (operator.index(xb),) if not hasattr(xb, "__len__") else tuple(xb)
+            if isinstance(axes, str) or any(
+                isinstance(i, bool) or i != operator.index(i) for i in xa + xb
+            ):
+                raise TypeError
+        except TypeError:
+            raise ValueError(
+                f"tensordot: axes must be an int or a pair of axis sequences, got {axes!r}"
+            ) from None
         if len(xa) != len(xb):
             raise ValueError(
                 f"tensordot: axes {axes!r} pair {len(xa)} axes of a with {len(xb)} of b"

@@ -1,4 +1,7 @@
-"""Linear algebra primitives: matmul (and ``@``), dot, outer, einsum."""
+"""Linear algebra primitives: matmul (and ``@``), dot, outer, einsum, tensordot, kron, cross.
+
+The matrix functions of ``cr.linalg`` are tested in ``test_linalg_decomp.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from hypothesis import strategies as st
 import chainrule as cr
 from chainrule.backend import numpy_namespace
 from chainrule.ops.define import primitive_table
-from chainrule.ops.linalg import dot, einsum, matmul, outer
+from chainrule.ops.linalg import cross, dot, einsum, kron, matmul, outer, tensordot
 from chainrule.testing import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(20240601)
@@ -66,11 +69,18 @@ GRAD_REFERENCES = [
     ((2, 3), (3,), lambda g, a, b: np.outer(g, b), lambda g, a, b: a.T @ g),
     ((3,), (3,), lambda g, a, b: g * b, lambda g, a, b: g * a),
     ((2, 2, 3), (2, 3, 4), lambda g, a, b: g @ _swap(b), lambda g, a, b: _swap(a) @ g),
-    ((2, 1, 2, 3), (3, 3, 2),
-     lambda g, a, b: (g @ _swap(b)).sum(axis=1, keepdims=True),
-     lambda g, a, b: (_swap(a) @ g).sum(axis=0)),
-    ((3,), (2, 3, 4), lambda g, a, b: np.einsum("bkm,bm->k", b, g),
-     lambda g, a, b: np.einsum("k,bm->bkm", a, g)),
+    (
+        (2, 1, 2, 3),
+        (3, 3, 2),
+        lambda g, a, b: (g @ _swap(b)).sum(axis=1, keepdims=True),
+        lambda g, a, b: (_swap(a) @ g).sum(axis=0),
+    ),
+    (
+        (3,),
+        (2, 3, 4),
+        lambda g, a, b: np.einsum("bkm,bm->k", b, g),
+        lambda g, a, b: np.einsum("k,bm->bkm", a, g),
+    ),
 ]
 
 
@@ -212,11 +222,19 @@ def test_dot_method_and_errors():
     a = cr.tensor(randn(2, 3), requires_grad=True)
     b = randn(3, 2)
     np.testing.assert_allclose(a.dot(b).numpy(), a.numpy().dot(b))
-    with pytest.raises(ValueError, match=re.escape(
-            "dot: shapes (2, 3) and (2, 3) are not aligned: 3 (dim 1 of a) != 2 (dim 0 of b)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "dot: shapes (2, 3) and (2, 3) are not aligned: 3 (dim 1 of a) != 2 (dim 0 of b)"
+        ),
+    ):
         a.dot(randn(2, 3))
-    with pytest.raises(ValueError, match=re.escape(
-            "dot: shapes (2, 3) and (4, 2, 2) are not aligned: 3 (dim 1 of a) != 2 (dim 1 of b)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "dot: shapes (2, 3) and (4, 2, 2) are not aligned: 3 (dim 1 of a) != 2 (dim 1 of b)"
+        ),
+    ):
         dot(a, randn(4, 2, 2))
 
 
@@ -325,3 +343,131 @@ def test_einsum_rejects_the_sublist_form_and_no_operands():
         einsum(np.ones(2), [0])
     with pytest.raises(ValueError, match="einsum: subscripts 'ij' given no operands"):
         einsum("ij")
+
+
+# --------------------------------------------------------------------------- tensordot
+TENSORDOT_CASES = [
+    ((2, 3, 4), (3, 4, 5), 2),
+    ((2, 3), (3, 4), 1),
+    ((2, 3), (4, 5), 0),  # outer product
+    ((3,), (3,), 1),  # inner product: 0-d
+    ((2, 3, 4), (4, 2, 5), ([0, 2], [1, 0])),  # paired axes in any order
+    ((2, 3, 4), (4, 5), ([-1], [0])),
+    ((3, 2), (2, 3), ([0, 1], [1, 0])),  # full contraction: 0-d
+]
+
+
+@pytest.mark.parametrize("sa, sb, axes", TENSORDOT_CASES)
+def test_tensordot_matches_numpy_and_finite_differences(sa, sb, axes):
+    a, b = randn(*sa), randn(*sb)
+    out = tensordot(cr.tensor(a), cr.tensor(b), axes=axes)
+    expected = np.tensordot(a, b, axes=axes)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+    f = lambda x, y: tensordot(x, y, axes=axes)
+    assert gradcheck(f, a, b)
+    assert gradgradcheck(f, a, b)
+
+
+def test_tensordot_gradient_values_and_float32():
+    a, b = randn(2, 3), randn(3, 4)
+    ta = cr.tensor(a, requires_grad=True)
+    tb = cr.tensor(b, requires_grad=True)
+    g = randn(2, 4)
+    (tensordot(ta, tb, axes=1) * g).sum().backward()
+    np.testing.assert_allclose(ta.grad.numpy(), g @ b.T, rtol=1e-12)
+    np.testing.assert_allclose(tb.grad.numpy(), a.T @ g, rtol=1e-12)
+    x = cr.tensor(a.astype(np.float32), requires_grad=True)
+    out = cr.tensordot(x, b.astype(np.float32), axes=1)
+    out.sum().backward()
+    assert out.dtype == np.float32 and x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "sa, sb, axes, message",
+    [
+        ((2, 3), (4, 5), 1, "tensordot: shapes (2, 3) and (4, 5) do not match along the summed "
+                            "axes: 3 (axis 1 of a) != 4 (axis 0 of b)"),
+        ((2, 3), (3,), 2, "tensordot: axes=2 needs 0 <= axes <= min(a.ndim, b.ndim)"),
+        ((2, 3), (3, 2), ([0], [0, 1]), "tensordot: axes ([0], [0, 1]) pair 1 axes of a with 2"),
+        ((2, 3), (3, 2), ([5], [0]), "tensordot: axes (5,) out of range for a of shape (2, 3)"),
+        ((2, 2), (2, 2), ([0, 0], [0, 1]), "tensordot: axes (0, 0) of a repeat an axis"),
+        ((2, 2), (2, 2), "ij", "tensordot: axes must be an int or a pair"),
+    ],
+)  # fmt: skip
+def test_tensordot_errors(sa, sb, axes, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        tensordot(cr.ones(sa), cr.ones(sb), axes=axes)
+
+
+# -------------------------------------------------------------------------------- kron
+KRON_SHAPES = [((2,), (3,)), ((2, 3), (2, 2)), ((2, 1, 3), (2, 2)), ((3,), (2, 2)), ((), (2,))]
+
+
+@pytest.mark.parametrize("sa, sb", KRON_SHAPES)
+def test_kron_matches_numpy_and_finite_differences(sa, sb):
+    a, b = randn(*sa), randn(*sb)
+    out = kron(cr.tensor(a), cr.tensor(b))
+    expected = np.kron(a, b)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-13, atol=1e-13)
+    assert gradcheck(kron, a, b)
+    assert gradgradcheck(kron, a, b)
+
+
+def test_kron_gradient_sums_each_block():
+    # d(sum kron(a, b)) / da[i] = sum(b), d / db[k] = sum(a)
+    a, b = randn(2, 2), randn(3)
+    ta = cr.tensor(a, requires_grad=True)
+    tb = cr.tensor(b, requires_grad=True)
+    cr.kron(ta, tb).sum().backward()
+    np.testing.assert_allclose(ta.grad.numpy(), np.full((2, 2), b.sum()), rtol=1e-12)
+    np.testing.assert_allclose(tb.grad.numpy(), np.full(3, a.sum()), rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------- cross
+CROSS_CASES = [((3,), (3,), -1), ((4, 3), (4, 3), -1), ((2, 1, 3), (4, 3), -1),
+               ((3, 4), (3, 4), 0), ((2, 3, 2), (2, 3, 2), 1)]  # fmt: skip
+
+
+@pytest.mark.parametrize("sa, sb, axis", CROSS_CASES)
+def test_cross_matches_numpy_and_finite_differences(sa, sb, axis):
+    a, b = randn(*sa), randn(*sb)
+    out = cross(cr.tensor(a), cr.tensor(b), axis=axis)
+    expected = np.cross(a, b, axis=axis)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-13, atol=1e-13)
+    f = lambda x, y: cross(x, y, axis=axis)
+    assert gradcheck(f, a, b)
+    assert gradgradcheck(f, a, b)
+
+
+def test_cross_gradient_is_the_other_cross_product():
+    a, b, g = randn(3), randn(3), randn(3)
+    ta = cr.tensor(a, requires_grad=True)
+    tb = cr.tensor(b, requires_grad=True)
+    (cr.cross(ta, tb) * g).sum().backward()
+    np.testing.assert_allclose(ta.grad.numpy(), np.cross(b, g), rtol=1e-12)
+    np.testing.assert_allclose(tb.grad.numpy(), np.cross(g, a), rtol=1e-12)
+    assert cr.linalg.cross is cr.cross
+
+
+@pytest.mark.parametrize(
+    "sa, sb, axis, message",
+    [
+        ((2,), (2,), -1, "cross: a of shape (2,) (float64) has no axis of size 3 at axis -1"),
+        ((3,), (3, 4), -2, "cross: a of shape (3,) (float64) has no axis of size 3 at axis -2"),
+        ((3,), (3,), 1, "cross: axis 1 out of range for operands of shapes (3,) and (3,)"),
+        ((2, 3), (4, 3), -1, "cross: shapes (2, 3) and (4, 3) cannot be broadcast together"),
+    ],
+)
+def test_cross_errors(sa, sb, axis, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cross(np.ones(sa), np.ones(sb), axis=axis)
+
+
+def test_tensordot_kron_cross_are_in_the_rule_table():
+    for name in ("tensordot", "kron", "cross"):
+        assert primitive_table[name].formula
+    x = cr.tensor(randn(3), requires_grad=True)
+    assert cr.cross(x, randn(3)).grad_fn.name == "cross"

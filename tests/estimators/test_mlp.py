@@ -287,3 +287,46 @@ def test_errors():
         MLPClassifier(activation="gelu").fit(X, y)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         MLPClassifier(hidden_layer_sizes=(0,)).fit(X, y)
+
+
+def _sklearn_objective(ours, X, y, sample_weight):
+    """scikit-learn's own loss function (data term plus its L2 term) at ``ours``' weights."""
+    kind = neural_network.MLPClassifier if ours._is_clf else neural_network.MLPRegressor
+    ref = kind(hidden_layer_sizes=ours.hidden_layer_sizes, activation=ours.activation,
+               alpha=ours.alpha, solver="lbfgs", max_iter=1, random_state=0)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X, y)  # builds the layers and the label binariser
+    ref.coefs_ = [c.copy() for c in ours.coefs_]
+    ref.intercepts_ = [b.copy() for b in ours.intercepts_]
+    target = ref._label_binarizer.transform(y) if ours._is_clf else y.reshape(len(y), -1)
+    n_layers = len(ref.coefs_) + 1
+    activations = [X] + [None] * (n_layers - 1)
+    deltas = [None] * (n_layers - 1)
+    coef_grads = [np.empty_like(c) for c in ref.coefs_]
+    intercept_grads = [np.empty_like(b) for b in ref.intercepts_]
+    loss, _, _ = ref._backprop(
+        X, target, sample_weight, activations, deltas, coef_grads, intercept_grads
+    )
+    return loss
+
+
+@pytest.mark.parametrize(
+    ("kind", "k"), [(MLPClassifier, 3), (MLPClassifier, 2), (MLPRegressor, None)]
+)
+def test_lbfgs_loss_is_sklearns_objective_with_alpha_over_the_weight_sum(kind, k):
+    """``loss_`` of an L-BFGS fit is the objective at the fitted weights: scikit-learn's
+    ``_backprop`` loss at the same weights, data term plus 0.5 * alpha * ||W||^2 / sum(w).
+    With alpha = 1 and weights summing to 3.5 * n, the L2 term is a large part of it."""
+    X, y = blobs(n=60, k=k or 3)
+    if kind is MLPRegressor:
+        y = X @ [1.0, -0.5, 0.25, 2.0] + np.sin(X[:, 0])
+    w = np.linspace(0.5, 6.5, len(y))  # sums to 3.5 * n: dividing by n would not match
+    est = kind((5,), solver="lbfgs", alpha=1.0, max_iter=15, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y, sample_weight=w)
+    expected = _sklearn_objective(est, X, y, w)
+    penalty = 0.5 * sum(float((c**2).sum()) for c in est.coefs_) / w.sum()
+    assert penalty > 1e-3 * expected  # the L2 term is not lost in the tolerance
+    np.testing.assert_allclose(est.loss_, expected, rtol=1e-9)

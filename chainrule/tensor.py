@@ -37,6 +37,9 @@ __all__ = [
 _ndarray = np.ndarray
 _new = object.__new__
 _ALLOWED_KINDS = "fiub"
+#: How many times a Tensor (one that requires grad) was turned into a NumPy array (__array__).
+_exports = 0
+_grad_exports = 0
 
 
 class Tensor:
@@ -174,6 +177,12 @@ class Tensor:
         return self._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        # NumPy calls this for each Tensor inside a list (np.asarray([x, y])); counting them
+        # lets _as_array refuse to detach ones that require grad, at no cost otherwise.
+        global _exports, _grad_exports
+        _exports += 1
+        if self._rg:
+            _grad_exports += 1
         arr = self.numpy()
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
@@ -351,6 +360,210 @@ class Tensor:
         else:
             self._grad = _leaf(self._grad._data + g)
 
+    # ------------------------------------------------------------------ in-place updates
+    # `p -= lr * p.grad` under no_grad writes into p's array, as in PyTorch. Every in-place
+    # update stamps `_version`, so a graph recorded before it refuses to backward through the
+    # old values (see autodiff's docstring). A leaf that requires grad may only be updated
+    # under no_grad; a recorded tensor (or one updated with a recorded operand) takes the
+    # recorded result as its new node instead of being overwritten (see `_become`).
+    def _inplace(self, name: str, other: Any, recorded: Any, update: Any) -> Tensor:
+        if state.grad_enabled:
+            if self._rg and self._prim is None:
+                raise RuntimeError(
+                    f"{name}: a leaf tensor that requires grad (shape {self.shape}, dtype "
+                    f"{self.dtype}) cannot be modified in place while gradients are recorded; "
+                    "update parameters inside `with cr.no_grad():`, or use an out-of-place "
+                    "operation (x = x + y)"
+                )
+            if (
+                self._rg
+                or _recorded(other)
+                or (isinstance(other, (list, tuple)) and _holds_tensor(other))
+            ):
+                return self._become(name, recorded)
+        data = self._data
+        od = other._data if isinstance(other, Tensor) else other
+        if isinstance(od, (list, tuple)):
+            od = _as_array(od, None, name)
+        try:
+            update(np if data.__class__ is _ndarray else namespace_of(data), data, od)
+        except (TypeError, ValueError) as exc:
+            shape = tuple(getattr(od, "shape", ()))
+            kind = getattr(od, "dtype", type(od).__name__)
+            raise (TypeError if isinstance(exc, TypeError) else ValueError)(
+                f"{name}: cannot update a tensor of shape {self.shape} and dtype {self.dtype} "
+                f"in place with an operand of shape {shape} and dtype {kind} (the result must "
+                f"keep the tensor's shape and dtype): {exc}"
+            ) from None
+        self._version = next_seq()
+        return self
+
+    def _become(self, name: str, recorded: Any) -> Tensor:
+        """Make this tensor the output of ``recorded(old)``, where ``old`` stands for its
+        previous value and node. Its old array is not overwritten (graphs saved it), and its
+        version stamp is older than the new node but newer than every node recorded before, so
+        those refuse to backward through the tensor they knew."""
+        old = _new(Tensor)
+        for slot in _SLOTS:
+            setattr(old, slot, getattr(self, slot))
+        stamp = next_seq()
+        out = recorded(old)
+        if out.shape != old.shape or not np.can_cast(out.dtype, old.dtype, "same_kind"):
+            raise (ValueError if out.shape != old.shape else TypeError)(
+                f"{name}: the result has shape {out.shape} and dtype {out.dtype}, but "
+                f"the tensor has shape {old.shape} and dtype {old.dtype}; an in-place update "
+                "must keep both"
+            )
+        if out.dtype != old.dtype:
+            out = out.astype(old.dtype)  # float32 += float64 stays float32, as in PyTorch
+        for slot in _SLOTS:
+            setattr(self, slot, getattr(out, slot))
+        self._version = stamp
+        return self
+
+    def _add(self, name: str, other: Any) -> Tensor:
+        return self._inplace(
+            name, other, lambda old: old + other, lambda xp, a, b: xp.add(a, b, out=a)
+        )
+
+    def _sub(self, name: str, other: Any) -> Tensor:
+        return self._inplace(
+            name, other, lambda old: old - other, lambda xp, a, b: xp.subtract(a, b, out=a)
+        )
+
+    def _mul(self, name: str, other: Any) -> Tensor:
+        return self._inplace(
+            name, other, lambda old: old * other, lambda xp, a, b: xp.multiply(a, b, out=a)
+        )
+
+    def _div(self, name: str, other: Any) -> Tensor:
+        return self._inplace(
+            name, other, lambda old: old / other, lambda xp, a, b: xp.divide(a, b, out=a)
+        )
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._add("+=", other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._sub("-=", other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._mul("*=", other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._div("/=", other)
+
+    def __ipow__(self, other: Any) -> Tensor:
+        return self._inplace(
+            "**=", other, lambda old: old**other, lambda xp, a, b: xp.power(a, b, out=a)
+        )
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """``self += alpha * other`` in place (PyTorch's ``add_``); returns ``self``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.ones(2).add_(cr.ones(2), alpha=3).tolist()
+        [4.0, 4.0]
+        """
+        return self._add("add_", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """``self -= alpha * other`` in place; returns ``self``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.ones(2).sub_(0.5).tolist()
+        [0.5, 0.5]
+        """
+        return self._sub("sub_", other if alpha == 1 else other * alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        """``self *= other`` in place; returns ``self``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.ones(2).mul_(3).tolist()
+        [3.0, 3.0]
+        """
+        return self._mul("mul_", other)
+
+    def div_(self, other: Any) -> Tensor:
+        """``self /= other`` in place; returns ``self``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.ones(2).div_(4).tolist()
+        [0.25, 0.25]
+        """
+        return self._div("div_", other)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+        """Limit the values to ``[min, max]`` in place (PyTorch's ``clamp_``); returns ``self``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.tensor([-1.0, 0.5, 2.0]).clamp_(0, 1).tolist()
+        [0.0, 0.5, 1.0]
+        """
+        if min is None and max is None:
+            raise ValueError("clamp_: at least one of min and max must be given")
+        lo = min._data if isinstance(min, Tensor) else min
+        hi = max._data if isinstance(max, Tensor) else max
+        return self._inplace(
+            "clamp_", None, lambda old: old.clip(min, max),
+            lambda xp, a, b: xp.clip(a, lo, hi, out=a),
+        )  # fmt: skip
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` in place; returns ``self``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.zeros(2).fill_(7).tolist()
+        [7.0, 7.0]
+        """
+        if isinstance(value, Tensor):
+            if value._data.size != 1:
+                raise ValueError(
+                    f"fill_: the value must be a number or a one-element tensor, got shape "
+                    f"{value.shape}"
+                )
+
+        def recorded(old: Tensor) -> Tensor:  # old's values are gone: no gradient to them
+            return full(old.shape, value, dtype=old.dtype)
+
+        def update(xp: Any, a: Any, b: Any) -> None:
+            a[...] = value._data.reshape(()) if isinstance(value, Tensor) else value
+
+        return self._inplace("fill_", value, recorded, update)
+
+    def zero_(self) -> Tensor:
+        """Set every element to zero in place; returns ``self``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.ones(2).zero_().tolist()
+        [0.0, 0.0]
+        """
+        return self.fill_(0)
+
+
+_SLOTS = tuple(s for s in Tensor.__slots__ if s != "__weakref__")
+
+
+def _holds_tensor(value: Any) -> bool:
+    from .ops.define import holds_tensor  # ops is built on top of this module
+
+    return holds_tensor(value)
+
 
 # NumPy ufunc -> the chainrule function of the same name (np.add -> chainrule.ops.add).
 _ufunc_ops: dict[Any, Any] = {}
@@ -430,9 +643,7 @@ def _resolve_dtype(dtype: Any, op: str) -> np.dtype | None:
     except TypeError as exc:
         raise TypeError(f"{op}: unknown dtype {dtype!r}") from exc
     if dt.kind not in _ALLOWED_KINDS:
-        raise TypeError(
-            f"{op}: unsupported dtype {dt}; expected a floating, integer or bool dtype"
-        )
+        raise TypeError(f"{op}: unsupported dtype {dt}; expected a floating, integer or bool dtype")
     return dt
 
 
@@ -446,12 +657,24 @@ def _as_array(data: Any, dtype: Any, op: str, copy: bool = False) -> Any:
     elif isinstance(data, np.generic):
         arr = np.asarray(data)
     else:
+        exports, grad_exports = _exports, _grad_exports
         try:
             arr = np.asarray(data)
         except (ValueError, TypeError) as exc:
             kind = type(data).__name__
             raise TypeError(f"{op}: cannot make a tensor from {kind}: {exc}") from exc
-        if dt is None and arr.dtype == np.float64 and isinstance(data, (float, list, tuple)):
+        if grad_exports != _grad_exports and state.grad_enabled:
+            raise TypeError(
+                f"{op}: the {type(data).__name__} holds a Tensor that requires grad; making an "
+                f"array of it would silently drop its gradient. Join tensors with cr.stack(...) "
+                f"(differentiable), or .detach() them to use their values as constants"
+            )
+        if (
+            dt is None
+            and arr.dtype == np.float64
+            and isinstance(data, (float, list, tuple))
+            and exports == _exports  # float64 Tensors in a list stay float64
+        ):
             dt = get_default_dtype()  # Python floats become the default float dtype
     if arr.dtype.kind not in _ALLOWED_KINDS:
         raise TypeError(
@@ -485,6 +708,12 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     >>> cr.tensor([1, 2]).dtype
     dtype('int64')
     """
+    if isinstance(data, Tensor) and data._rg and state.grad_enabled:
+        raise TypeError(
+            "tensor: copying a Tensor that requires grad into a new leaf would silently drop "
+            "its gradient; use x.clone() to copy inside the graph, or x.detach().clone() for a "
+            "constant copy"
+        )
     arr = _as_array(data, dtype, "tensor", copy=True)
     if requires_grad:
         _check_grad_dtype(arr.dtype, "tensor")
@@ -590,9 +819,16 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = F
     [7.0, 7.0]
     """
     dt = _resolve_dtype(dtype, "full")
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if isinstance(fill_value, Tensor):
+        # Differentiable in the fill value: every element is it, so its gradient is sum(g).
+        fill = _scalar_tensor(fill_value, "full")
+        if dt is not None and dt != fill.dtype:
+            fill = fill.astype(dt)
+        out = fill * np.ones(shape, fill.dtype)  # recorded when the fill requires grad
+        return out if out._rg else _new_leaf(out._data, requires_grad, "full")
     if dt is None:
         dt = _as_array(fill_value, None, "full").dtype
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     return _new_leaf(np.full(shape, fill_value, dt), requires_grad, "full")
 
 
@@ -654,6 +890,13 @@ def arange(
     >>> cr.arange(0, 1, 0.5).dtype
     dtype('float32')
     """
+    if any(_recorded(v) for v in (start, stop, step)):
+        raise TypeError(
+            "arange: start, stop and step must not be Tensors that require grad: how many "
+            "values there are jumps with them, so arange has no gradient; pass "
+            ".detach() or .item() values, or build the values from a differentiable tensor "
+            "(start + step * cr.arange(n))"
+        )
     if stop is None:
         start, stop = 0, start
     dt = _resolve_dtype(dtype, "arange")
@@ -668,14 +911,52 @@ def linspace(
 ) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop`` inclusive (default float dtype).
 
+    ``start`` and ``stop`` may be one-element Tensors that require grad: the values are linear
+    in them, ``start + (stop - start) * w`` with ``w = [0, 1/(num-1), ..., 1]``, and the result
+    is recorded (the gradient is ``sum(g * (1 - w))`` for ``start``, ``sum(g * w)`` for
+    ``stop``); its dtype is then the ends' unless ``dtype`` is given.
+
     Examples
     --------
     >>> import chainrule as cr
     >>> cr.linspace(0, 1, 3).tolist()
     [0.0, 0.5, 1.0]
+    >>> a = cr.tensor(1.0, requires_grad=True)
+    >>> cr.linspace(a, 3.0, 3).sum().backward(); a.grad
+    tensor(1.5)
     """
+    if isinstance(start, Tensor) or isinstance(stop, Tensor):
+        lo = _scalar_tensor(start, "linspace")
+        hi = _scalar_tensor(stop, "linspace")
+        if dtype is not None:
+            dt = _float_dtype(dtype, "linspace")
+        else:  # a number beside a Tensor end is weak, like a Python scalar
+            ends = [e.dtype for e in (start, stop) if isinstance(e, Tensor)]
+            dt = np.result_type(*ends)
+            if dt.kind != "f":
+                dt = get_default_dtype()
+        w = np.linspace(0.0, 1.0, num, dtype=dt)
+        lo, hi = lo.astype(dt), hi.astype(dt)
+        return lo + (hi - lo) * w  # recorded when an end requires grad
     arr = np.linspace(start, stop, num, dtype=_float_dtype(dtype, "linspace"))
     return _new_leaf(arr, requires_grad, "linspace")
+
+
+def _recorded(value: Any) -> bool:
+    """Whether ``value`` is a Tensor whose operations are being recorded."""
+    return isinstance(value, Tensor) and value._rg and state.grad_enabled
+
+
+def _scalar_tensor(value: Any, op: str) -> Tensor:
+    """``value`` (a one-element Tensor, or a number) as a 0-d Tensor, still in its graph."""
+    if not isinstance(value, Tensor):
+        return _leaf(_as_array(value, None, op).reshape(()))
+    if value._data.size != 1:
+        raise ValueError(
+            f"{op}: expected a number or a one-element tensor, got a tensor of shape "
+            f"{value.shape} (dtype {value.dtype})"
+        )
+    return value if value._data.ndim == 0 else value.reshape(())
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:

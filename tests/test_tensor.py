@@ -36,7 +36,9 @@ def test_tensor_copies_and_keeps_values():
 def test_tensor_from_tensor_copies_into_a_new_leaf():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
-    t = cr.tensor(y)
+    with pytest.raises(TypeError, match=r"tensor: copying a Tensor that requires grad.*clone"):
+        cr.tensor(y)  # it would silently drop y's gradient
+    t = cr.tensor(y.detach())
     assert t.is_leaf and not t.requires_grad
     assert not np.shares_memory(t.data, y.data)
     np.testing.assert_array_equal(t.numpy(), [2.0, 4.0])

@@ -30,7 +30,10 @@ from ..autodiff import Primitive, state
 from ..backend import namespace_of, numpy_namespace, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
 
-__all__ = ["unary", "binary", "nondiff", "apply", "raw", "primitive_table"]
+__all__ = [
+    "unary", "binary", "nondiff", "apply", "raw", "primitive_table", "holds_tensor",
+    "stack_nested",
+]  # fmt: skip
 
 NP = numpy_namespace
 _ndarray = np.ndarray
@@ -56,6 +59,68 @@ def raw(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return _as_array(value, None, "operand")
     return value
+
+
+def holds_tensor(value: Any) -> bool:
+    """Whether a (nested) list or tuple holds a Tensor.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> holds_tensor([1.0, [cr.ones(2)]]), holds_tensor([1.0, [2.0]])
+    (True, False)
+    """
+    pending = [value]
+    while pending:  # iterative: nesting depth is the user's, not Python's recursion limit
+        for v in pending.pop():
+            if isinstance(v, Tensor):
+                return True
+            if isinstance(v, (list, tuple)):
+                pending.append(v)
+    return False
+
+
+def stack_nested(value: Any, op: str) -> Tensor:
+    """A (nested) list or tuple holding Tensors as one Tensor, stacked differentiably, as HIPS
+    autograd does: ``cr.mean([x, x + 2])`` is ``cr.mean(cr.stack([x, x + 2]))``. (Converting
+    the list to an array would silently drop the tensors' gradients.)
+
+    Numbers and Tensor-free sublists take the Tensors' dtype (like a Python scalar beside an
+    array), so ``[x, 0.0]`` keeps a float64 ``x`` float64 and ``[x, 1]`` keeps float32 float32.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = stack_nested([x, [0.0, 1.0]], "mean")
+    >>> y.shape, y.requires_grad
+    ((2, 2), True)
+    """
+    from .shape import stack  # shape.py is built on this module
+
+    dtypes = []
+    pending = [value]
+    while pending:
+        for v in pending.pop():
+            if isinstance(v, Tensor):
+                dtypes.append(v._data.dtype)
+            elif isinstance(v, (list, tuple)):
+                pending.append(v)
+    dt = np.result_type(*dtypes)
+
+    def build(v: Any) -> Any:
+        if isinstance(v, Tensor):
+            return v
+        if isinstance(v, (list, tuple)) and any(isinstance(e, (Tensor, list, tuple)) for e in v):
+            return stack([build(e) for e in v])
+        return _as_array(v, dt if dt.kind == "f" else None, op)
+
+    try:
+        return build(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"{op}: the {type(value).__name__} of tensors cannot be stacked into one tensor: {exc}"
+        ) from None
 
 
 def _weak_list(value: Any, other: Any) -> Any:
@@ -127,6 +192,8 @@ def unary(
             if x._rg and state.grad_enabled:
                 return record(prim, data, (xd,), x)
             return _leaf(data)
+        if isinstance(x, (list, tuple)) and holds_tensor(x):
+            return op(stack_nested(x, name))
         xd = raw(x)
         if xd.__class__ is not _ndarray and not hasattr(xd, "__cuda_array_interface__"):
             xd = _as_array(xd, None, name)
@@ -166,7 +233,9 @@ def binary(
         if isinstance(x, Tensor):
             xd = x._data
             xr = x._rg
-        elif isinstance(x, (list, tuple)):  # only reflected operators get here ([1, 2] - t)
+        elif isinstance(x, (list, tuple)):  # reflected operators ([1, 2] - t) and cr.add([..], y)
+            if holds_tensor(x):
+                return op(stack_nested(x, name), y)
             xd = _weak_list(x, y._data if isinstance(y, Tensor) else raw(y))
             xr = False
         else:
@@ -178,8 +247,13 @@ def binary(
         elif y.__class__ is float or y.__class__ is int:
             yd = y  # the common `x * 0.5`: a weak Python scalar, no conversion
             yr = False
+        elif isinstance(y, (list, tuple)):
+            if holds_tensor(y):
+                return op(x, stack_nested(y, name))
+            yd = _weak_list(y, xd)
+            yr = False
         else:
-            yd = _weak_list(y, xd) if isinstance(y, (list, tuple)) else raw(y)
+            yd = raw(y)
             yr = False
         try:
             if xd.__class__ is _ndarray or yd.__class__ is _ndarray:
@@ -251,15 +325,18 @@ def apply(
     parents = []
     recording = False
     for a in arrays:
-        if isinstance(a, Tensor):
-            raws.append(a._data)
-            if a._rg:
-                parents.append(a)
-                recording = True
+        if not isinstance(a, Tensor):
+            if not (isinstance(a, (list, tuple)) and holds_tensor(a)):
+                raws.append(raw(a))
+                parents.append(None)
                 continue
+            a = stack_nested(a, prim.name)  # never detach: the list's tensors keep their grads
+        raws.append(a._data)
+        if a._rg:
+            parents.append(a)
+            recording = True
         else:
-            raws.append(raw(a))
-        parents.append(None)
+            parents.append(None)
     try:
         data = forward(xp_of(*raws), *raws, *params)
     except ValueError as exc:

@@ -12,15 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..tensor import Tensor, full_like, ones_like, zeros_like
-from . import activation, conv, elementwise, linalg, nn, reduce, shape
+from . import activation, conv, elementwise, indexing, linalg, nn, reduce, shape, sorting
 from .activation import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .define import primitive_table
 from .elementwise import *  # noqa: F403
+from .indexing import *  # noqa: F403
+from .indexing import scatter_reduce_at  # noqa: F401 - rules call xp.scatter_reduce_at
 from .linalg import *  # noqa: F403
 from .nn import *  # noqa: F403
 from .reduce import *  # noqa: F403
 from .shape import *  # noqa: F403
+from .sorting import *  # noqa: F403
 
 __all__ = (
     ["primitive_table", "zeros_like", "ones_like", "full_like"]
@@ -31,9 +34,11 @@ __all__ = (
     + nn.__all__
     + conv.__all__
     + activation.__all__
+    + indexing.__all__
+    + sorting.__all__
 )
 
-_FAMILIES = (elementwise, reduce, shape, linalg, nn, conv, activation)
+_FAMILIES = (elementwise, reduce, shape, linalg, nn, conv, activation, indexing, sorting)
 
 
 def _reflected(func: Any) -> Any:

@@ -29,7 +29,7 @@ from .reduce import normalize_axis
 
 __all__ = [
     "reshape", "broadcast_to", "expand_dims", "transpose", "permute", "swapaxes", "squeeze",
-    "flip", "concatenate", "stack", "split", "pad", "getitem", "scatter_add",
+    "flip", "concatenate", "stack", "split", "pad", "getitem",
 ]  # fmt: skip
 
 _ndarray = np.ndarray

@@ -195,3 +195,23 @@ def test_importing_chainrule_does_not_import_scipy():
 
     code = "import sys, chainrule; sys.exit('scipy' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("method", ["Powell", "Nelder-Mead", "L-BFGS-B"])
+def test_the_solution_scipy_returns_is_written_back_not_the_last_point_tried(method):
+    """Powell's line searches end on trial points: the parameters must hold ``result.x``, not
+    whatever ``fun`` saw last."""
+    w = cr.nn.Parameter(cr.tensor([0.0, 0.0, 0.0], dtype="float64"))
+    b = cr.nn.Parameter(cr.tensor(0.5, dtype="float64"))
+    target = cr.tensor([1.0, -2.0, 0.5], dtype="float64")
+    seen = []
+
+    def fun():
+        seen.append(np.append(w.numpy(), b.numpy()))
+        return ((w - target) ** 2).sum() + (w.sum() * b - 1.0) ** 2 + b**4
+
+    res = optim.minimize(fun, [w, b], method=method, options={"maxiter": 3})
+    if method != "L-BFGS-B":  # gradient-based methods may happen to end on the solution
+        assert not np.array_equal(seen[-1], res.x)  # else this test could not fail
+    np.testing.assert_array_equal(np.append(w.numpy(), b.numpy()), res.x)
+    assert fun().item() == res.fun

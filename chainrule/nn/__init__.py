@@ -63,6 +63,7 @@ from .losses import (
 )
 from .module import IncompatibleKeys, Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .transformer import MultiheadAttention, TransformerEncoderLayer
 
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys", "functional", "init", "utils",
@@ -77,4 +78,5 @@ __all__ = [
     "PairwiseDistance",
     "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
     "PoissonNLLLoss", "GaussianNLLLoss", "SmoothL1Loss",
+    "MultiheadAttention", "TransformerEncoderLayer",
 ]  # fmt: skip

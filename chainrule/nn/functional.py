@@ -30,8 +30,9 @@ from ..ops import reduce as _red
 from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
 from ..ops.define import raw
 from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh
+from ..ops.linalg import matmul
 from ..ops.nn import _standardize, linear
-from ..ops.shape import getitem, reshape
+from ..ops.shape import getitem, reshape, swapaxes
 from ..tensor import Tensor, _as_array, _leaf, as_tensor
 from .activation import (
     celu,
@@ -82,6 +83,7 @@ __all__ = [
     "cosine_similarity", "pairwise_distance",
     "kl_div", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
     "poisson_nll_loss", "gaussian_nll_loss", "smooth_l1_loss",
+    "scaled_dot_product_attention",
 ]  # fmt: skip
 
 _ndarray = np.ndarray
@@ -396,3 +398,124 @@ def batch_norm(
         scale, shift = reshape(scale, channel), reshape(shift, channel)
     return x * scale + shift
 
+
+# ---------------------------------------------------------------------------- attention
+def _attention(
+    q: Any,
+    k: Any,
+    v: Any,
+    keep: Any,
+    bias: Any,
+    scale: float,
+    dropout_p: float,
+    generator: Any = None,
+) -> tuple[Tensor, Tensor]:
+    """``softmax(q k^T * scale + bias, masked to keep) @ v`` and the attention weights.
+
+    ``keep`` is a boolean array (True: the query may attend to that key) or None; ``bias`` is
+    added to the scores (a Tensor may carry a gradient) or None. Composed of matmul, where,
+    softmax and dropout, so every derivative is theirs. A query row with no key kept gives NaN,
+    as in PyTorch.
+    """
+    scores = matmul(q, swapaxes(k, -2, -1)) * scale
+    if bias is not None:
+        scores = scores + bias
+    if keep is not None:
+        scores = _ew.where(keep, scores, -np.inf)
+    weights = _red.softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True, generator)
+    return matmul(weights, v), weights
+
+
+def _causal_keep(n_query: int, n_key: int) -> Any:
+    # Query i sees keys 0..i (PyTorch's tril(ones(L, S))).
+    return np.tril(np.ones((n_query, n_key), dtype=bool))
+
+
+def scaled_dot_product_attention(
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    *,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """Attention ``softmax(Q K^T * scale + mask) V`` over the last two axes, as PyTorch's
+    ``F.scaled_dot_product_attention``.
+
+    Parameters
+    ----------
+    query : Tensor, shape (..., L, E)
+    key : Tensor, shape (..., S, E)
+    value : Tensor, shape (..., S, Ev)
+        Leading (batch, head) axes broadcast.
+    attn_mask : array_like, broadcastable to (..., L, S), optional
+        Boolean: True where a query may attend to a key. Floating: added to the scores (may
+        require grad).
+    dropout_p : float
+        Dropout on the attention weights (always applied when > 0, as in PyTorch).
+    is_causal : bool
+        Query ``i`` attends to keys ``0..i`` only; not combined with ``attn_mask``.
+    scale : float, optional
+        Defaults to ``1 / sqrt(E)``.
+    generator : numpy Generator or int, optional
+        For the dropout mask.
+
+    Returns
+    -------
+    Tensor, shape (..., L, Ev)
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> q = cr.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> v = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> scaled_dot_product_attention(q, q, v, is_causal=True)[0].tolist()
+    [1.0, 2.0]
+    """
+    op = "scaled_dot_product_attention"
+    qd, kd, vd = (_data(t, op) for t in (query, key, value))
+    if qd.ndim < 2 or kd.ndim < 2 or vd.ndim < 2:
+        raise ValueError(
+            f"{op}: query, key and value must be at least 2-D (..., L, E), got shapes "
+            f"{tuple(qd.shape)}, {tuple(kd.shape)}, {tuple(vd.shape)}"
+        )
+    if qd.shape[-1] != kd.shape[-1] or kd.shape[-2] != vd.shape[-2]:
+        raise ValueError(
+            f"{op}: query {tuple(qd.shape)}, key {tuple(kd.shape)} and value "
+            f"{tuple(vd.shape)} do not fit: expected query (..., L, E), key (..., S, E) and "
+            "value (..., S, Ev)"
+        )
+    for t in (qd, kd, vd):
+        if t.dtype.kind != "f":
+            raise TypeError(f"{op}: expected floating-point inputs, got dtype {t.dtype}")
+    p = _check_p(dropout_p, op)
+    n_query, n_key = qd.shape[-2], kd.shape[-2]
+    keep = bias = None
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError(f"{op}: pass either attn_mask or is_causal=True, not both")
+        keep = _causal_keep(n_query, n_key)
+    elif attn_mask is not None:
+        md = _data(attn_mask, op)
+        try:
+            np.broadcast_shapes(md.shape, qd.shape[:-1] + (n_key,))
+        except ValueError:
+            raise ValueError(
+                f"{op}: attn_mask of shape {tuple(md.shape)} does not broadcast to the "
+                f"attention scores' shape (..., {n_query}, {n_key})"
+            ) from None
+        if md.dtype == np.bool_:
+            keep = md
+        elif md.dtype.kind == "f":
+            bias = attn_mask if isinstance(attn_mask, Tensor) else md
+        else:
+            raise TypeError(f"{op}: attn_mask must be boolean or floating, got dtype {md.dtype}")
+    if keep is not None and qd.__class__ is not _ndarray:
+        keep = namespace_of(qd).asarray(keep)
+    s = 1.0 / float(np.sqrt(qd.shape[-1])) if scale is None else float(scale)
+    return _attention(query, key, value, keep, bias, s, p, generator)[0]

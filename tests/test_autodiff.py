@@ -609,7 +609,10 @@ def test_anomaly_error_in_backward_leaves_no_gradient_and_no_residue():
 @pytest.mark.parametrize(
     "gshape, shape",
     [((2, 3), (3,)), ((2, 3), (2, 1)), ((2, 3), (1, 3)), ((2, 3), ()), ((4, 2, 3), (2, 1)),
-     ((2, 3), (2, 3)), ((1,), ())],
+     ((2, 3), (2, 3)), ((1,), ()),
+     # size-0 broadcast axes: the sum over nothing is zeros of the operand's shape
+     ((0, 3), (1, 3)), ((2, 0, 3), (1, 3)), ((0, 3), (3,)), ((0,), ()), ((3, 0), (3, 1)),
+     ((0,), (1,)), ((2, 0), (1, 1))],
 )  # fmt: skip
 def test_unbroadcast_sums_over_broadcast_axes(gshape, shape):
     g = np.arange(np.prod(gshape), dtype=np.float64).reshape(gshape)
@@ -618,6 +621,16 @@ def test_unbroadcast_sums_over_broadcast_axes(gshape, shape):
     # reference: the adjoint of broadcast_to, via a dot-product identity
     v = np.random.default_rng(0).standard_normal(shape)
     np.testing.assert_allclose(np.sum(out * v), np.sum(g * np.broadcast_to(v, gshape)))
+
+
+def test_gradient_through_a_size_zero_broadcast_is_zeros_of_the_operands_shape():
+    x = cr.tensor([[1.0, 2.0, 3.0]], dtype="float64", requires_grad=True)  # (1, 3)
+    b = cr.tensor(2.0, dtype="float64", requires_grad=True)  # ()
+    empty = cr.zeros(0, 3, dtype="float64")
+    ((x + empty) * b).sum().backward()  # x and b are broadcast along a size-0 axis
+    assert x.grad.shape == (1, 3) and b.grad.shape == ()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((1, 3)))
+    assert b.grad.item() == 0.0
 
 
 def test_set_grad_enabled_as_a_plain_call_switches_at_once():

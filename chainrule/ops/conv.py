@@ -33,7 +33,11 @@ from ..autodiff import state
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import NP, apply, define, raw, xp_of
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+__all__ = [
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "adaptive_avg_pool2d", "max_unpool2d", "unfold", "fold", "pixel_shuffle", "pixel_unshuffle",
+]  # fmt: skip
 
 _ndarray = np.ndarray
 Pads = tuple[tuple[int, int], tuple[int, int]]
@@ -499,7 +503,8 @@ def max_pool2d(
     padding: Any = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-) -> Tensor:
+    return_indices: bool = False,
+) -> Any:
     """Maximum over each (kh, kw) window of a batch of images, NCHW, as PyTorch's.
 
     The gradient of each window goes to its maximum; on a tie, to the first in row-major
@@ -516,10 +521,13 @@ def max_pool2d(
     dilation : int or pair of ints
     ceil_mode : bool
         Round the output size up, so a partial window at the end counts.
+    return_indices : bool
+        Also return each maximum's flat position ``h * W + w`` in its (H, W) plane (int64,
+        no gradient), as :func:`max_unpool2d` takes them.
 
     Returns
     -------
-    Tensor
+    Tensor, or (Tensor, Tensor) with ``return_indices``
         Shape (N, C, Ho, Wo), ``x``'s dtype.
 
     Examples
@@ -529,16 +537,28 @@ def max_pool2d(
     >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
     >>> max_pool2d(x, 2).tolist()
     [[[[5.0, 7.0], [13.0, 15.0]]]]
+    >>> max_pool2d(x, 2, return_indices=True)[1].tolist()
+    [[[[5, 7], [13, 15]]]]
     """
     op = "max_pool2d"
     xd = _operand(x, op, "input")
     cfg = _pool_cfg(op, xd.shape, kernel_size, stride, padding, dilation, bool(ceil_mode))
     xp = NP if xd.__class__ is _ndarray else xp_of(xd)
     recording = isinstance(x, Tensor) and x._rg and state.grad_enabled
-    out, arg = _max_pool_forward(xp, xd, cfg, recording)
-    if recording:
-        return record(_max_pool, out, (xd, arg, cfg), (x,))
-    return _leaf(out)
+    out, arg = _max_pool_forward(xp, xd, cfg, recording or return_indices)
+    result = record(_max_pool, out, (xd, arg, cfg), (x,)) if recording else _leaf(out)
+    if return_indices:
+        return result, _leaf(_flat_indices(xp, arg, cfg, xd.shape[3]))
+    return result
+
+
+def _flat_indices(xp: Any, arg: Any, cfg: PoolCfg, width: int) -> Any:
+    """Each window's maximum as ``h * W + w`` in the unpadded plane, from its kernel offset."""
+    (kh, kw), (sh, sw), ((pt, _), (pl, _)), (dh, dw), (ho, wo) = cfg
+    a = arg.astype(np.int64)
+    rows = a // kw * dh + (xp.arange(ho, dtype=np.int64) * sh - pt)[:, None]
+    cols = a % kw * dw + xp.arange(wo, dtype=np.int64) * sw - pl
+    return rows * width + cols
 
 
 max_pool2d.prim = _max_pool  # type: ignore[attr-defined]
@@ -733,3 +753,942 @@ def adaptive_avg_pool2d(x: Any, output_size: Any) -> Tensor:
 
 
 adaptive_avg_pool2d.prim = _avg_pool  # type: ignore[attr-defined]
+
+
+# =============================================================================================
+# The rest of the family, built on the 2-D rules above so that the rule table stays small:
+#
+#     conv1d, conv_transpose1d      the 2-D ones on a unit height (reshapes around them)
+#     conv3d                        a sum over the kernel's depth of conv2d on depth slices
+#                                   (depth folded into the batch)
+#     conv_transpose2d              conv2d_input_grad: the vjp of conv2d *is* its transpose
+#     max_pool1d/3d, avg_pool1d/3d  max_pool2d / avg_pool2d on a unit height; 3-D is separable
+#                                   (the max or mean over a box = over H, W, then over D)
+#     unfold, fold                  im2col and col2im as a pair of primitives, each the other's vjp
+#     max_unpool2d                  a scatter, whose vjp is a gather, whose vjp is the scatter
+#     pixel_shuffle/unshuffle       reshape and permute
+# =============================================================================================
+from .shape import getitem, reshape, transpose  # noqa: E402  (below the 2-D rules on purpose)
+from .shape import pad as _pad_axes  # noqa: E402
+
+_AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+_INPUT_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+
+def _ntuple(value: Any, nd: int, name: str, op: str, low: int) -> tuple[int, ...]:
+    """An int or ``nd`` ints, each ``>= low``, as an ``nd``-tuple."""
+    try:
+        if isinstance(value, (tuple, list)):
+            if len(value) != nd:
+                raise TypeError
+            out = tuple(operator.index(v) for v in value)
+        else:
+            out = (operator.index(value),) * nd
+    except TypeError:
+        raise TypeError(
+            f"{op}: {name} must be an int or a tuple of {nd} ints, got {value!r}"
+        ) from None
+    if any(v < low for v in out):
+        raise ValueError(f"{op}: {name} must be >= {low}, got {value!r}")
+    return out
+
+
+def _check_nd(shape: tuple[int, ...], nd: int, op: str, what: str, layout: str) -> None:
+    if len(shape) != nd + 2:
+        hint = (
+            " (add a batch axis with x[None])" if len(shape) == nd + 1 and what == "input" else ""
+        )
+        raise ValueError(
+            f"{op}: {what} must be {nd + 2}-D {layout}, got shape {shape} ({len(shape)}-D){hint}"
+        )
+
+
+def _tensor(x: Any, d: Any) -> Tensor:
+    """``x`` itself if a Tensor (so its graph continues), else its array as a constant leaf."""
+    return x if isinstance(x, Tensor) else _leaf(d)
+
+
+def _conv_args(
+    op: str, nd: int, x: Any, weight: Any, bias: Any, groups: Any, transposed: bool
+) -> tuple[Any, Any, Any, int, int]:
+    """Checked arrays of a convolution, its groups and its output channel count."""
+    xd = _operand(x, op, "input")
+    wd = _operand(weight, op, "weight")
+    xs, ws = xd.shape, wd.shape
+    k = ", ".join(("kl",) if nd == 1 else ("kd", "kh", "kw")[3 - nd:])
+    _check_nd(xs, nd, op, "input", _INPUT_LAYOUT[nd].replace("C", "C_in"))
+    if transposed:
+        _check_nd(ws, nd, op, "weight", f"(C_in, C_out / groups, {k})")
+    else:
+        _check_nd(ws, nd, op, "weight", f"(C_out, C_in / groups, {k})")
+    try:
+        groups = operator.index(groups)
+    except TypeError:
+        raise TypeError(f"{op}: groups must be an int, got {groups!r}") from None
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    c = xs[1]
+    if transposed:
+        o = ws[1] * groups
+        if ws[0] != c or c % groups:
+            raise ValueError(
+                f"{op}: input of shape {xs} has {c} channels, but weight of shape {ws} expects "
+                f"{ws[0]} (weight.shape[0]), which groups={groups} must divide"
+            )
+    else:
+        o = ws[0]
+        if c % groups or o % groups:
+            raise ValueError(
+                f"{op}: groups={groups} must divide both the input channels ({c}, input of "
+                f"shape {xs}) and the output channels ({o}, weight of shape {ws})"
+            )
+        if ws[1] * groups != c:
+            raise ValueError(
+                f"{op}: input of shape {xs} has {c} channels, but weight of shape {ws} expects "
+                f"{ws[1] * groups} (weight.shape[1] * groups = {ws[1]} * {groups})"
+            )
+    bd = None
+    if bias is not None:
+        bd = _operand(bias, op, "bias")
+        if bd.shape != (o,):
+            raise ValueError(
+                f"{op}: bias of shape {bd.shape} does not match weight of shape {ws}; expected "
+                f"shape ({o},), one per output channel"
+            )
+    return xd, wd, bd, groups, o
+
+
+def _conv_pads(
+    op: str, padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> tuple[tuple[int, int], ...]:
+    """(before, after) zeros per spatial axis: from an int, a tuple, 'valid' or 'same'."""
+    nd = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding != "same":
+            raise ValueError(
+                f"{op}: padding {padding!r} is not understood; expected an int, a tuple of "
+                f"{nd} ints, 'same' or 'valid'"
+            )
+        if any(s != 1 for s in stride):
+            raise ValueError(
+                f"{op}: padding='same' needs stride 1, got stride {stride} (as in PyTorch)"
+            )
+        # An odd total puts the extra zero after (bottom/right), as PyTorch does.
+        return tuple(
+            (d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation)
+        )
+    return tuple((p, p) for p in _ntuple(padding, nd, "padding", op, 0))
+
+
+def _check_span(
+    op: str, shape: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+) -> None:
+    names = _AXIS_NAMES[len(kernel)]
+    for axis, (n, k, d, p) in enumerate(zip(shape[2:], kernel, dilation, pads)):
+        if n + p[0] + p[1] < d * (k - 1) + 1:
+            raise ValueError(
+                f"{op}: kernel of size {kernel} (dilation {dilation}) spans {d * (k - 1) + 1} "
+                f"along {names[axis]}, more than the padded input's {n + p[0] + p[1]} (input of "
+                f"shape {shape}, padding {pads[axis]})"
+            )
+
+
+# ------------------------------------------------------------------------------ conv1d
+def conv1d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D convolution (cross-correlation, as in PyTorch) of a batch of sequences, NCL.
+
+    ``out[n, o, i] = b[o] + sum_{c, p} W[o, c, p] * xpad[n, g*C/G + c, i*s + p*d]``. Computed
+    as :func:`conv2d` on a unit height, so it has the same rules and second derivatives.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C_in, L), floating
+    weight : Tensor or array_like, shape (C_out, C_in / groups, k)
+    bias : Tensor or array_like, shape (C_out,), optional
+    stride, dilation : int or tuple of one int
+    padding : int, tuple of one int, 'same' or 'valid'
+        Zeros on both ends; ``'same'`` (stride 1) keeps the length, an odd total padding
+        putting the extra zero at the end.
+    groups : int
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C_out, Lo), ``Lo = (L + 2 p - d (k - 1) - 1) // s + 1``; ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import conv1d
+    >>> conv1d(cr.tensor([[[1.0, 2.0, 3.0, 4.0]]]), cr.tensor([[[1.0, -1.0]]])).tolist()
+    [[[-1.0, -1.0, -1.0]]]
+    """
+    op = "conv1d"
+    xd, wd, bd, groups, o = _conv_args(op, 1, x, weight, bias, groups, False)
+    stride_ = _ntuple(stride, 1, "stride", op, 1)
+    dilation_ = _ntuple(dilation, 1, "dilation", op, 1)
+    kernel = (wd.shape[2],)
+    pads = _conv_pads(op, padding, kernel, stride_, dilation_)
+    _check_span(op, xd.shape, kernel, dilation_, pads)
+    n, c, length = xd.shape
+    x4 = reshape(x if isinstance(x, Tensor) else xd, (n, c, 1, length))
+    w4 = reshape(weight if isinstance(weight, Tensor) else wd, (o, wd.shape[1], 1, kernel[0]))
+    cfg = ((1, stride_[0]), ((0, 0), pads[0]), (1, dilation_[0]), groups)
+    out = apply(_conv, _conv2d_forward, (x4, w4, bias if isinstance(bias, Tensor) else bd),
+                (cfg,))  # fmt: skip
+    return reshape(out, (n, o, out.shape[3]))
+
+
+# ------------------------------------------------------------------------------ conv3d
+def conv3d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """3-D convolution (cross-correlation, as in PyTorch) of a batch of volumes, NCDHW.
+
+    ``out[:, :, t] = b + sum_p conv2d(xpad[:, :, t*sd + p*dd], W[:, :, p])``: one
+    :func:`conv2d` per kernel depth ``p``, on all output depths at once (depth folded into the
+    batch). Gradients and second derivatives come from conv2d's rules.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C_in, D, H, W), floating
+    weight : Tensor or array_like, shape (C_out, C_in / groups, kd, kh, kw)
+    bias : Tensor or array_like, shape (C_out,), optional
+    stride, dilation : int or tuple of three ints
+    padding : int, tuple of three ints, 'same' or 'valid'
+    groups : int
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C_out, Do, Ho, Wo), each as in :func:`conv2d`; ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import conv3d
+    >>> conv3d(cr.ones((1, 1, 3, 3, 3)), cr.ones((2, 1, 2, 2, 2))).shape
+    (1, 2, 2, 2, 2)
+    >>> conv3d(cr.ones((1, 1, 2, 2, 2)), cr.ones((1, 1, 2, 2, 2))).item()
+    8.0
+    """
+    op = "conv3d"
+    xd, wd, bd, groups, o = _conv_args(op, 3, x, weight, bias, groups, False)
+    stride_ = _ntuple(stride, 3, "stride", op, 1)
+    dilation_ = _ntuple(dilation, 3, "dilation", op, 1)
+    kernel = tuple(wd.shape[2:])
+    pads = _conv_pads(op, padding, kernel, stride_, dilation_)
+    _check_span(op, xd.shape, kernel, dilation_, pads)
+    n, c, d, h, w = xd.shape
+    kd, sd, dd, (p0, p1) = kernel[0], stride_[0], dilation_[0], pads[0]
+    do = (d + p0 + p1 - dd * (kd - 1) - 1) // sd + 1
+    # Depth next to the batch: a depth slice of every window is then a batch of images.
+    xt = transpose(_tensor(x, xd), (0, 2, 1, 3, 4))
+    if p0 or p1:
+        xt = _pad_axes(xt, ((0, 0), (p0, p1), (0, 0), (0, 0), (0, 0)))
+    wt = _tensor(weight, wd)
+    cfg = (stride_[1:], pads[1:], dilation_[1:], groups)
+    out: Any = None
+    for p in range(kd):
+        start = p * dd
+        planes = getitem(xt, (slice(None), slice(start, start + sd * (do - 1) + 1, sd)))
+        planes = reshape(planes, (n * do, c, h, w))
+        b = (bias if isinstance(bias, Tensor) else bd) if p == 0 else None  # added once
+        y = apply(_conv, _conv2d_forward, (planes, getitem(wt, (slice(None), slice(None), p)),
+                                           b), (cfg,))  # fmt: skip
+        out = y if out is None else out + y
+    ho, wo = out.shape[2], out.shape[3]
+    return transpose(reshape(out, (n, do, o, ho, wo)), (0, 2, 1, 3, 4))
+
+
+# --------------------------------------------------------------------- conv_transpose
+def _transposed_shape(
+    op: str, shape: tuple[int, ...], o: int, kernel: tuple[int, ...], stride: tuple[int, ...],
+    padding: tuple[int, ...], output_padding: tuple[int, ...], dilation: tuple[int, ...],
+) -> tuple[int, ...]:
+    names = _AXIS_NAMES[len(kernel)]
+    sizes = []
+    for axis, (n, k, s, p, q, d) in enumerate(
+        zip(shape[2:], kernel, stride, padding, output_padding, dilation)
+    ):
+        if q >= s:
+            raise ValueError(
+                f"{op}: output_padding {output_padding} must be smaller than stride {stride} "
+                f"along {names[axis]}"
+            )
+        size = (n - 1) * s - 2 * p + d * (k - 1) + q + 1
+        if size < 1:
+            raise ValueError(
+                f"{op}: input of shape {shape} with kernel {kernel}, stride {stride}, padding "
+                f"{padding} and dilation {dilation} gives an output of size {size} along "
+                f"{names[axis]}; it must be >= 1"
+            )
+        sizes.append(size)
+    return (shape[0], o, *sizes)
+
+
+def conv_transpose2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    """2-D transposed convolution ("deconvolution"), NCHW, as PyTorch's.
+
+    The transpose of :func:`conv2d` as a linear map of its input: ``conv_transpose2d(x, W)``
+    is the gradient of ``<conv2d(y, W), x>`` with respect to ``y``. It is computed by that
+    rule itself (``conv2d_input_grad``: ``W^T @ x`` then col2im), so its gradients are
+    ``conv2d`` and ``conv2d_weight_grad``, with second derivatives.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C_in, H, W), floating
+    weight : Tensor or array_like, shape (C_in, C_out / groups, kh, kw)
+        PyTorch's layout for transposed convolutions.
+    bias : Tensor or array_like, shape (C_out,), optional
+    stride, dilation : int or pair of ints
+    padding : int or pair of ints
+        ``dilation * (k - 1) - padding`` zeros are effectively added around ``x``.
+    output_padding : int or pair of ints
+        Extra rows/columns at the bottom/right of the output, smaller than the stride.
+    groups : int
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C_out, Ho, Wo), ``Ho = (H - 1) sh - 2 ph + dh (kh - 1) + oph + 1``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import conv_transpose2d
+    >>> conv_transpose2d(cr.ones((1, 1, 2, 2)), cr.ones((1, 1, 2, 2))).tolist()
+    [[[[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]]]
+    >>> conv_transpose2d(cr.ones((1, 4, 5, 5)), cr.ones((4, 3, 3, 3)), stride=2, padding=1,
+    ...                  output_padding=1).shape
+    (1, 3, 10, 10)
+    """
+    return _conv_transpose("conv_transpose2d", 2, x, weight, bias, stride, padding,
+                           output_padding, groups, dilation)  # fmt: skip
+
+
+def _conv_transpose(
+    op: str, nd: int, x: Any, weight: Any, bias: Any, stride: Any, padding: Any,
+    output_padding: Any, groups: Any, dilation: Any,
+) -> Tensor:
+    xd, wd, bd, groups, o = _conv_args(op, nd, x, weight, bias, groups, True)
+    stride_ = _ntuple(stride, nd, "stride", op, 1)
+    dilation_ = _ntuple(dilation, nd, "dilation", op, 1)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of {nd} ints, got {padding!r}")
+    pad = _ntuple(padding, nd, "padding", op, 0)
+    outpad = _ntuple(output_padding, nd, "output_padding", op, 0)
+    kernel = tuple(wd.shape[2:])
+    shape = _transposed_shape(op, xd.shape, o, kernel, stride_, pad, outpad, dilation_)
+    xt, wt = _tensor(x, xd), _tensor(weight, wd)
+    if nd == 1:  # on a unit height
+        n, c, length = xd.shape
+        xt = reshape(xt, (n, c, 1, length))
+        wt = reshape(wt, (*wd.shape[:2], 1, kernel[0]))
+        cfg = ((1, stride_[0]), ((0, 0), (pad[0], pad[0])), (1, dilation_[0]), groups)
+        shape4 = (n, o, 1, shape[2])
+    else:
+        cfg = (stride_, ((pad[0], pad[0]), (pad[1], pad[1])), dilation_, groups)
+        shape4 = shape
+    out = apply(_conv_input_grad, _conv2d_input_grad_forward, (xt, wt), (shape4, cfg))
+    if nd == 1:
+        out = reshape(out, shape)
+    if bd is not None:
+        out = out + reshape(_tensor(bias, bd), (o,) + (1,) * nd)
+    return out
+
+
+def conv_transpose1d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    """1-D transposed convolution, NCL, as PyTorch's: :func:`conv_transpose2d` on a unit
+    height.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C_in, L), floating
+    weight : Tensor or array_like, shape (C_in, C_out / groups, k)
+    bias : Tensor or array_like, shape (C_out,), optional
+    stride, padding, output_padding, dilation : int or tuple of one int
+    groups : int
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C_out, Lo), ``Lo = (L - 1) s - 2 p + d (k - 1) + output_padding + 1``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import conv_transpose1d
+    >>> conv_transpose1d(cr.tensor([[[1.0, 2.0]]]), cr.tensor([[[1.0, 10.0]]])).tolist()
+    [[[1.0, 12.0, 20.0]]]
+    """
+    return _conv_transpose("conv_transpose1d", 1, x, weight, bias, stride, padding,
+                           output_padding, groups, dilation)  # fmt: skip
+
+
+# ------------------------------------------------------------------ 1-D and 3-D pooling
+def _pool_args(
+    op: str, shape: tuple[int, ...], nd: int, kernel_size: Any, stride: Any, padding: Any,
+    dilation: Any,
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Checked (kernel, stride, padding, dilation) of an ``nd``-D pooling, errors naming it."""
+    _check_nd(shape, nd, op, "input", _INPUT_LAYOUT[nd])
+    kernel = _ntuple(kernel_size, nd, "kernel_size", op, 1)
+    stride_ = kernel if stride is None else _ntuple(stride, nd, "stride", op, 1)
+    pad = _ntuple(padding, nd, "padding", op, 0)
+    dil = _ntuple(dilation, nd, "dilation", op, 1)
+    if any(2 * p > k for p, k in zip(pad, kernel)):
+        raise ValueError(
+            f"{op}: padding {pad} must be at most half of kernel_size {kernel} (as in "
+            "PyTorch), so that every window holds an input element"
+        )
+    _check_span(op, shape, kernel, dil, tuple((p, p) for p in pad))
+    return kernel, stride_, pad, dil
+
+
+def max_pool1d(
+    x: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """Maximum over each window of a batch of sequences, NCL, as PyTorch's:
+    :func:`max_pool2d` on a unit height (gradient to each window's first maximum).
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C, L), floating
+    kernel_size : int
+    stride : int, optional
+        Defaults to ``kernel_size``.
+    padding : int
+        ``-inf``, at most half the kernel size.
+    dilation : int
+    ceil_mode : bool
+    return_indices : bool
+        Also return each maximum's position along L (int64), for ``max_unpool``.
+
+    Returns
+    -------
+    Tensor, or (Tensor, Tensor) with ``return_indices``
+        Shape (N, C, Lo), ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import max_pool1d
+    >>> max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0, 5.0]]]), 2).tolist()
+    [[[3.0, 2.0]]]
+    """
+    op = "max_pool1d"
+    xd = _operand(x, op, "input")
+    k, s, p, d = _pool_args(op, xd.shape, 1, kernel_size, stride, padding, dilation)
+    n, c, length = xd.shape
+    x4 = reshape(x if isinstance(x, Tensor) else xd, (n, c, 1, length))
+    res = max_pool2d(x4, (1, k[0]), (1, s[0]), (0, p[0]), (1, d[0]), ceil_mode, return_indices)
+    if return_indices:
+        out, idx = res
+        return reshape(out, (n, c, out.shape[3])), reshape(idx, (n, c, out.shape[3]))
+    return reshape(res, (n, c, res.shape[3]))
+
+
+def max_pool3d(
+    x: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor:
+    """Maximum over each (kd, kh, kw) box of a batch of volumes, NCDHW, as PyTorch's.
+
+    A box's maximum is the maximum over depth of the (kh, kw) maxima of its planes, so this is
+    :func:`max_pool2d` over H and W, then over D. The gradient goes to the box's first maximum
+    in (d, h, w) order, PyTorch's choice on ties.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C, D, H, W), floating
+    kernel_size : int or tuple of three ints
+    stride : int or tuple of three ints, optional
+        Defaults to ``kernel_size``.
+    padding : int or tuple of three ints
+        ``-inf``, at most half the kernel size.
+    dilation : int or tuple of three ints
+    ceil_mode : bool
+    return_indices : bool
+        Not supported for 3-D (raises ValueError).
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C, Do, Ho, Wo), ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import max_pool3d
+    >>> max_pool3d(cr.arange(8.0).reshape(1, 1, 2, 2, 2), 2).tolist()
+    [[[[[7.0]]]]]
+    """
+    op = "max_pool3d"
+    if return_indices:
+        raise ValueError(f"{op}: return_indices=True is not supported (only 1-D and 2-D)")
+    xd = _operand(x, op, "input")
+    k, s, p, d = _pool_args(op, xd.shape, 3, kernel_size, stride, padding, dilation)
+    n, c, depth, h, w = xd.shape
+    planes = reshape(x if isinstance(x, Tensor) else xd, (n, c * depth, h, w))
+    y = max_pool2d(planes, k[1:], s[1:], p[1:], d[1:], ceil_mode)
+    ho, wo = y.shape[2], y.shape[3]
+    y = max_pool2d(reshape(y, (n, c, depth, ho * wo)), (k[0], 1), (s[0], 1), (p[0], 0),
+                   (d[0], 1), ceil_mode)  # fmt: skip
+    return reshape(y, (n, c, y.shape[2], ho, wo))
+
+
+def avg_pool1d(
+    x: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """Mean over each window of a batch of sequences, NCL, as PyTorch's: :func:`avg_pool2d`
+    on a unit height.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C, L), floating
+    kernel_size : int
+    stride : int, optional
+        Defaults to ``kernel_size``.
+    padding : int
+        Zeros, at most half the kernel size.
+    ceil_mode : bool
+    count_include_pad : bool
+        Whether padded zeros count in the divisor.
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C, Lo), ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import avg_pool1d
+    >>> avg_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 4.0]]]), 2).tolist()
+    [[[2.0, 3.0]]]
+    """
+    op = "avg_pool1d"
+    xd = _operand(x, op, "input")
+    k, s, p, _ = _pool_args(op, xd.shape, 1, kernel_size, stride, padding, 1)
+    n, c, length = xd.shape
+    x4 = reshape(x if isinstance(x, Tensor) else xd, (n, c, 1, length))
+    out = avg_pool2d(x4, (1, k[0]), (1, s[0]), (0, p[0]), ceil_mode, count_include_pad)
+    return reshape(out, (n, c, out.shape[3]))
+
+
+def avg_pool3d(
+    x: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """Mean over each (kd, kh, kw) box of a batch of volumes, NCDHW, as PyTorch's.
+
+    Separable: :func:`avg_pool2d` over H and W, then over D. PyTorch's divisor of a box (its
+    size, or the count of real elements without ``count_include_pad``) is the product of the
+    per-axis counts, so the two stages divide by exactly it.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C, D, H, W), floating
+    kernel_size : int or tuple of three ints
+    stride : int or tuple of three ints, optional
+        Defaults to ``kernel_size``.
+    padding : int or tuple of three ints
+        Zeros, at most half the kernel size.
+    ceil_mode : bool
+    count_include_pad : bool
+    divisor_override : int, optional
+        Divide every box's sum by this instead.
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C, Do, Ho, Wo), ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import avg_pool3d
+    >>> avg_pool3d(cr.arange(8.0).reshape(1, 1, 2, 2, 2), 2).tolist()
+    [[[[[3.5]]]]]
+    """
+    op = "avg_pool3d"
+    xd = _operand(x, op, "input")
+    k, s, p, _ = _pool_args(op, xd.shape, 3, kernel_size, stride, padding, 1)
+    if divisor_override is not None:
+        divisor_override = operator.index(divisor_override)
+        if divisor_override <= 0:
+            raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
+    n, c, depth, h, w = xd.shape
+    planes = reshape(x if isinstance(x, Tensor) else xd, (n, c * depth, h, w))
+    # With an override the first stage only sums (divisor 1) and the second divides by it.
+    first = None if divisor_override is None else 1
+    y = avg_pool2d(planes, k[1:], s[1:], p[1:], ceil_mode, count_include_pad, first)
+    ho, wo = y.shape[2], y.shape[3]
+    y = avg_pool2d(reshape(y, (n, c, depth, ho * wo)), (k[0], 1), (s[0], 1), (p[0], 0),
+                   ceil_mode, count_include_pad, divisor_override)  # fmt: skip
+    return reshape(y, (n, c, y.shape[2], ho, wo))
+
+
+# ------------------------------------------------------------------------ unfold / fold
+def _unfold_forward(xp: Any, x: Any, kernel: tuple[int, int], cfg: ConvCfg) -> Any:
+    cols, _, _ = _cols(xp, x, kernel[0], kernel[1], cfg)
+    out = cols.reshape((x.shape[0], -1, cols.shape[-1]))
+    # A 1x1 kernel with stride 1 and no padding gives a view of x: copy, never alias an input.
+    return out.copy() if xp.may_share_memory(out, x) else out
+
+
+def _fold_forward(
+    xp: Any, cols: Any, x_shape: tuple[int, ...], kernel: tuple[int, int], cfg: ConvCfg
+) -> Any:
+    """col2im: each column added back to the pixels its window read (overlaps add up)."""
+    (sh, sw), pads, (dh, dw), _ = cfg
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    (pt, pb), (pl, pr) = pads
+    ho = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    out = xp.zeros((n, c, h + pt + pb, w + pl + pr), cols.dtype)
+    c5 = cols.reshape((n, c, kh * kw, ho, wo))
+    for k, index in enumerate(_offsets(kh, kw, sh, sw, dh, dw, ho, wo)):
+        out[index] += c5[:, :, k]
+    return _crop(out, pads, x_shape)
+
+
+_unfold = define("unfold", (
+    lambda xp, g, out, x, kernel, cfg:
+        _call(_fold, _fold_forward, xp, (g,), (x.shape, kernel, cfg)),),
+    "dx = fold(g): each column's gradient added back to the pixels its window read")  # fmt: skip
+
+_fold = define("fold", (
+    lambda xp, G, out, cols, x_shape, kernel, cfg:
+        _call(_unfold, _unfold_forward, xp, (G,), (kernel, cfg)),),
+    "dcols = unfold(G): each window of G as a column")  # fmt: skip
+
+
+def _block_cfg(
+    op: str, kernel_size: Any, dilation: Any, padding: Any, stride: Any
+) -> tuple[tuple[int, int], ConvCfg]:
+    kernel = _pair(kernel_size, "kernel_size", op, 1)
+    dil = _pair(dilation, "dilation", op, 1)
+    ph, pw = _pair(padding, "padding", op, 0)
+    st = _pair(stride, "stride", op, 1)
+    return kernel, (st, ((ph, ph), (pw, pw)), dil, 1)
+
+
+def unfold(
+    x: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
+) -> Tensor:
+    """The sliding (kh, kw) windows of a batch of images as columns (im2col), as PyTorch's.
+
+    ``out[n, c*kh*kw + p*kw + q, l] = xpad[n, c, i*sh + p*dh, j*sw + q*dw]`` for window
+    ``l = i*Wo + j``. Its gradient is :func:`fold`, and fold's is unfold.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C, H, W), floating
+    kernel_size, dilation, stride : int or pair of ints
+    padding : int or pair of ints
+        Zeros on both sides.
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C*kh*kw, L), ``L = Ho*Wo`` windows; ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import unfold
+    >>> unfold(cr.arange(9.0).reshape(1, 1, 3, 3), 2).tolist()
+    [[[0.0, 1.0, 3.0, 4.0], [1.0, 2.0, 4.0, 5.0], [3.0, 4.0, 6.0, 7.0], [4.0, 5.0, 7.0, 8.0]]]
+    """
+    op = "unfold"
+    xd = _operand(x, op, "input")
+    _check_4d(xd.shape, op, "input", "(N, C, H, W)")
+    kernel, cfg = _block_cfg(op, kernel_size, dilation, padding, stride)
+    _check_span(op, xd.shape, kernel, cfg[2], cfg[1])
+    return apply(_unfold, _unfold_forward, (x if isinstance(x, Tensor) else xd,), (kernel, cfg))
+
+
+def fold(
+    x: Any,
+    output_size: Any,
+    kernel_size: Any,
+    dilation: Any = 1,
+    padding: Any = 0,
+    stride: Any = 1,
+) -> Tensor:
+    """Columns of window values summed back into images (col2im), as PyTorch's: the adjoint
+    of :func:`unfold`, so ``fold(unfold(x))`` counts each pixel once per window over it.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C*kh*kw, L), floating
+    output_size : int or pair of ints
+        (H, W) of the images.
+    kernel_size, dilation, stride : int or pair of ints
+    padding : int or pair of ints
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C, H, W), ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import fold, unfold
+    >>> fold(unfold(cr.ones((1, 1, 3, 3)), 2), 3, 2).tolist()
+    [[[[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]]]
+    """
+    op = "fold"
+    xd = _operand(x, op, "input")
+    if xd.ndim != 3:
+        raise ValueError(
+            f"{op}: input must be 3-D (N, C*kh*kw, L), got shape {xd.shape} ({xd.ndim}-D)"
+        )
+    h, w = _pair(output_size, "output_size", op, 1)
+    kernel, cfg = _block_cfg(op, kernel_size, dilation, padding, stride)
+    n, ck, length = xd.shape
+    kk = kernel[0] * kernel[1]
+    shape = (n, ck // kk, h, w)
+    _check_span(op, shape, kernel, cfg[2], cfg[1])
+    (sh, sw), ((ph, _), (pw, _)), (dh, dw), _ = cfg
+    blocks = ((h + 2 * ph - dh * (kernel[0] - 1) - 1) // sh + 1) * (
+        (w + 2 * pw - dw * (kernel[1] - 1) - 1) // sw + 1)  # fmt: skip
+    if ck % kk or length != blocks:
+        raise ValueError(
+            f"{op}: input of shape {xd.shape} does not fit kernel_size {kernel} and "
+            f"output_size {(h, w)}: expected (N, C*{kk}, {blocks})"
+        )
+    return apply(_fold, _fold_forward, (x if isinstance(x, Tensor) else xd,),
+                 (shape, kernel, cfg))  # fmt: skip
+
+
+# ------------------------------------------------------------------------ max_unpool2d
+def _unpool_forward(xp: Any, x: Any, flat: Any, win: Any, shape: tuple[int, ...]) -> Any:
+    out = xp.zeros(int(np.prod(shape)), x.dtype)
+    if win is None:
+        out[flat] = x.reshape(-1)
+    else:
+        out[flat[win]] = x.reshape(-1)[win]
+    return out.reshape(shape)
+
+
+def _unpool_gather_forward(
+    xp: Any, g: Any, flat: Any, win: Any, x_shape: tuple[int, ...]
+) -> Any:
+    v = g.reshape(-1)[flat]
+    return (v if win is None else v * win).reshape(x_shape)
+
+
+_unpool = define("max_unpool2d", (
+    lambda xp, g, out, x, flat, win, shape:
+        _call(_unpool_gather, _unpool_gather_forward, xp, (g,), (flat, win, x.shape)),),
+    "dx = g read at each value's index (zero where a repeated index overwrote it)")  # fmt: skip
+
+_unpool_gather = define("max_unpool2d_backward", (
+    lambda xp, G, out, g, flat, win, x_shape:
+        _call(_unpool, _unpool_forward, xp, (G,), (flat, win, g.shape)),),
+    "dg = G placed at the indices (max_unpool2d(G))")  # fmt: skip
+
+
+def max_unpool2d(
+    x: Any,
+    indices: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    output_size: Any = None,
+) -> Tensor:
+    """The partial inverse of :func:`max_pool2d`: each value placed at its index in a plane
+    of zeros, as PyTorch's.
+
+    ``indices`` are flat positions in each (H_out, W_out) plane, as
+    ``max_pool2d(..., return_indices=True)`` returns them. Where an index repeats (overlapping
+    windows), the last value is kept and only it gets a gradient.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C, H, W), floating
+    indices : Tensor or array_like of ints, shape (N, C, H, W)
+    kernel_size : int or pair of ints
+    stride : int or pair of ints, optional
+        Defaults to ``kernel_size``.
+    padding : int or pair of ints
+    output_size : sequence of ints, optional
+        (H_out, W_out) (or the full shape); default ``(H - 1) s - 2 p + k`` per axis.
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C, H_out, W_out), ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import max_pool2d, max_unpool2d
+    >>> x = cr.tensor([[[[1.0, 2.0], [4.0, 3.0]]]])
+    >>> out, idx = max_pool2d(x, 2, return_indices=True)
+    >>> max_unpool2d(out, idx, 2).tolist()
+    [[[[0.0, 0.0], [4.0, 0.0]]]]
+    """
+    op = "max_unpool2d"
+    xd = _operand(x, op, "input")
+    _check_4d(xd.shape, op, "input", "(N, C, H, W)")
+    idx = indices._data if isinstance(indices, Tensor) else raw(indices)
+    if not hasattr(idx, "dtype"):
+        idx = np.asarray(idx)
+    if idx.dtype.kind not in "iu" or idx.shape != xd.shape:
+        raise ValueError(
+            f"{op}: indices must be integers of the input's shape {xd.shape}, got shape "
+            f"{idx.shape} and dtype {idx.dtype}"
+        )
+    kernel = _pair(kernel_size, "kernel_size", op, 1)
+    st = kernel if stride is None else _pair(stride, "stride", op, 1)
+    pad = _pair(padding, "padding", op, 0)
+    n, c, h, w = xd.shape
+    if output_size is None:
+        size = ((h - 1) * st[0] - 2 * pad[0] + kernel[0], (w - 1) * st[1] - 2 * pad[1] + kernel[1])
+    else:
+        size = tuple(output_size)[-2:]
+        size = _pair(size, "output_size", op, 1)
+    plane = size[0] * size[1]
+    xp = NP if xd.__class__ is _ndarray else xp_of(xd)
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
+        raise ValueError(
+            f"{op}: indices must lie in [0, {plane}) for an output of size {size}, got values "
+            f"in [{int(idx.min())}, {int(idx.max())}]"
+        )
+    flat = (idx.reshape((n * c, -1)).astype(np.int64)
+            + (xp.arange(n * c, dtype=np.int64) * plane)[:, None]).reshape(-1)  # fmt: skip
+    # A repeated index keeps its last value (NumPy's assignment, PyTorch on the CPU); mark the
+    # kept ones so the gradient reaches only them (the scatter and gather stay adjoint).
+    last = xp.empty(n * c * plane, np.int64)
+    order = xp.arange(flat.size, dtype=np.int64)
+    last[flat] = order
+    win = last[flat] == order
+    win = None if bool(win.all()) else win
+    return apply(_unpool, _unpool_forward, (x if isinstance(x, Tensor) else xd,),
+                 (flat, win, (n, c, *size)))  # fmt: skip
+
+
+# ------------------------------------------------------------------- pixel (un)shuffle
+def _factor(value: Any, name: str, op: str) -> int:
+    try:
+        r = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}") from None
+    if r < 1:
+        raise ValueError(f"{op}: {name} must be >= 1, got {r}")
+    return r
+
+
+def pixel_shuffle(x: Any, upscale_factor: int) -> Tensor:
+    """Rearrange (*, C r^2, H, W) into (*, C, H r, W r), as PyTorch's: channel ``c r^2 +
+    i r + j`` becomes the pixel offset (i, j) of channel ``c``. A reshape and a permute.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import pixel_shuffle
+    >>> pixel_shuffle(cr.arange(4.0).reshape(1, 4, 1, 1), 2).tolist()
+    [[[[0.0, 1.0], [2.0, 3.0]]]]
+    """
+    op = "pixel_shuffle"
+    xd = _operand(x, op, "input")
+    r = _factor(upscale_factor, "upscale_factor", op)
+    if xd.ndim < 3 or xd.shape[-3] % (r * r):
+        raise ValueError(
+            f"{op}: input of shape {xd.shape} must be (*, C * {r}^2, H, W), with channels "
+            f"divisible by upscale_factor^2 = {r * r}"
+        )
+    *b, c, h, w = xd.shape
+    nb = len(b)
+    y = reshape(_tensor(x, xd), (*b, c // (r * r), r, r, h, w))
+    y = transpose(y, (*range(nb), nb, nb + 3, nb + 1, nb + 4, nb + 2))
+    return reshape(y, (*b, c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(x: Any, downscale_factor: int) -> Tensor:
+    """Rearrange (*, C, H r, W r) into (*, C r^2, H, W), as PyTorch's: the inverse of
+    :func:`pixel_shuffle`.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ops.conv import pixel_unshuffle
+    >>> pixel_unshuffle(cr.arange(4.0).reshape(1, 1, 2, 2), 2).reshape(-1).tolist()
+    [0.0, 1.0, 2.0, 3.0]
+    """
+    op = "pixel_unshuffle"
+    xd = _operand(x, op, "input")
+    r = _factor(downscale_factor, "downscale_factor", op)
+    if xd.ndim < 3 or xd.shape[-2] % r or xd.shape[-1] % r:
+        raise ValueError(
+            f"{op}: input of shape {xd.shape} must be (*, C, H, W) with H and W divisible by "
+            f"downscale_factor = {r}"
+        )
+    *b, c, h, w = xd.shape
+    nb = len(b)
+    y = reshape(_tensor(x, xd), (*b, c, h // r, r, w // r, r))
+    y = transpose(y, (*range(nb), nb, nb + 2, nb + 4, nb + 1, nb + 3))
+    return reshape(y, (*b, c * r * r, h // r, w // r))

@@ -316,3 +316,39 @@ def test_missing_sklearn_names_the_extra(monkeypatch):
         monkeypatch.delitem(sys.modules, name, raising=False)
     with pytest.raises(ImportError, match=r'pip install "chainrule\[sklearn\]"'):
         importlib.import_module("chainrule.estimators")
+
+
+def _pool_threads():
+    from threadpoolctl import threadpool_info
+
+    return sorted((pool["user_api"], pool["num_threads"]) for pool in threadpool_info())
+
+
+def test_the_fit_runs_on_one_blas_thread(monkeypatch):
+    """Counted from inside the loss, while L-BFGS runs: every BLAS and OpenMP pool at 1."""
+    import chainrule.estimators.logistic as logistic
+
+    seen = []
+    real_minimize = logistic.minimize
+
+    def counting_minimize(fun, *args, **kwargs):
+        def counted():
+            if len(seen) < 3:
+                seen.append(_pool_threads())
+            return fun()
+
+        return real_minimize(counted, *args, **kwargs)
+
+    monkeypatch.setattr(logistic, "minimize", counting_minimize)
+    X, y = noisy_binary()
+    with threadpool_limits(2):
+        outside = _pool_threads()
+        if not any(api == "blas" for api, _ in outside):
+            pytest.skip("no BLAS pool that threadpoolctl can see")
+        assert all(n == 2 for _, n in outside)  # else the test could not fail
+        LogisticRegression().fit(X, y)
+        assert _pool_threads() == outside  # the limit ends with the fit
+    assert len(seen) == 3
+    for pools in seen:
+        assert [api for api, _ in pools] == [api for api, _ in outside]
+        assert all(n == 1 for _, n in pools), pools

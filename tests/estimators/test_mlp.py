@@ -330,3 +330,39 @@ def test_lbfgs_loss_is_sklearns_objective_with_alpha_over_the_weight_sum(kind, k
     penalty = 0.5 * sum(float((c**2).sum()) for c in est.coefs_) / w.sum()
     assert penalty > 1e-3 * expected  # the L2 term is not lost in the tolerance
     np.testing.assert_allclose(est.loss_, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("solver", "threads"), [("lbfgs", 1), ("adam", 2)])
+def test_lbfgs_fits_on_one_blas_thread_and_adam_on_numpys(monkeypatch, solver, threads):
+    """Counted from inside the objective during the fit: L-BFGS limits every pool to one
+    thread (SciPy's and NumPy's BLAS would fight), the stochastic solvers leave them alone."""
+    from threadpoolctl import threadpool_info
+
+    def pools():
+        return sorted((p["user_api"], p["num_threads"]) for p in threadpool_info())
+
+    seen = []
+    real_objective = MLPClassifier._objective
+
+    def counting_objective(self, *args):
+        if len(seen) < 3:
+            seen.append(pools())
+        return real_objective(self, *args)
+
+    monkeypatch.setattr(MLPClassifier, "_objective", counting_objective)
+    X, y = blobs()
+    with threadpool_limits(2):
+        import scipy.optimize  # noqa: F401 - loads SciPy's BLAS, as the fit would
+
+        outside = pools()
+        if not any(api == "blas" for api, _ in outside):
+            pytest.skip("no BLAS pool that threadpoolctl can see")
+        assert all(n == 2 for _, n in outside)  # else the test could not fail
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            MLPClassifier((4,), solver=solver, max_iter=3, random_state=0).fit(X, y)
+        assert pools() == outside
+    assert len(seen) == 3
+    for inside in seen:
+        assert [api for api, _ in inside] == [api for api, _ in outside]
+        assert all(n == threads for _, n in inside), inside

@@ -1241,8 +1241,12 @@ def matrix_power(a: Any, n: int) -> Tensor:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"matrix_power: the exponent must be an int, got {type(n).__name__}")
     d, x = _matrix(a, "matrix_power")
+    if not isinstance(x, Tensor):
+        x = _leaf(d)
     if n == 0:
         return x * 0.0 + _eye_like(d, d.shape[-1])
+    if n == 1:
+        return x * 1.0  # a new tensor, as NumPy's copy
     base = inv(x) if n < 0 else x
     n = abs(int(n))
     result = None
@@ -1315,8 +1319,8 @@ def vector_norm(
     axes = _reduce.normalize_axis(axis, len(shape), "vector_norm", shape)
     kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
     p = float(ord)
-    if p == 2:
-        return _reduce.norm(t, None, axis=axes, keepdims=keepdims)
+    if p == 2 and (len(axes) <= 2 or len(axes) == len(shape)):
+        return _reduce.norm(t, None, axis=None if axis is None else axes, keepdims=keepdims)
     if len(axes) == 1 and (p >= 1 or p == -math.inf):
         return _reduce.norm(t, p, axis=axes[0], keepdims=keepdims)
     rest = tuple(i for i in range(len(shape)) if i not in axes)

@@ -29,7 +29,10 @@ from .reduce import normalize_axis
 
 __all__ = [
     "reshape", "broadcast_to", "expand_dims", "transpose", "permute", "swapaxes", "squeeze",
-    "flip", "concatenate", "stack", "split", "pad", "getitem",
+    "flip", "concatenate", "stack", "split", "pad", "getitem", "repeat", "repeat_interleave",
+    "tile", "tril", "triu", "roll", "diagonal", "diag", "trace", "moveaxis", "movedim", "fliplr",
+    "flipud", "rot90", "unflatten", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack",
+    "dstack", "column_stack", "append", "meshgrid",
 ]  # fmt: skip
 
 _ndarray = np.ndarray
@@ -652,7 +655,729 @@ def getitem(x: Any, index: Any) -> Any:
     return _leaf(data)
 
 
-TENSOR_METHODS = ("reshape", "broadcast_to", "expand_dims", "swapaxes", "squeeze", "flip")
+# ------------------------------------------------------------- repeat, repeat_interleave
+def _axis_alias(axis: Any, dim: Any, op: str) -> Any:
+    if axis is not None and dim is not None and axis != dim:
+        raise TypeError(f"{op}: got axis={axis!r} and dim={dim!r}; pass one of them")
+    return axis if axis is not None else dim
+
+
+def _d_repeat(xp: Any, g: Any, out: Any, x: Any, repeats: Any, axis: int) -> Any:
+    shape = tuple(x.shape)
+    if isinstance(repeats, int):  # every element r times: sum each run of r
+        return g.reshape(shape[:axis] + (shape[axis], repeats) + shape[axis + 1:]).sum(
+            axis=axis + 1)
+    source = _repeat_source(repeats, shape[axis])
+    return xp.scatter_add(g, _along(axis, source), shape)
+
+
+def _repeat_source(repeats: Any, n: int) -> Any:
+    """For each output position along the axis, the input position it copies."""
+    return np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))
+
+
+def _repeat_forward(xp: Any, x: Any, repeats: Any, axis: int) -> Any:
+    return xp.repeat(x, repeats, axis=axis)
+
+
+_repeat = define("repeat", (_d_repeat,),
+                 "dx_i = sum of g over the copies of x_i (runs of r along the axis)")
+
+
+def repeat(a: Any, repeats: Any, axis: Any = None, *, dim: Any = None) -> Any:
+    """Repeat each element ``repeats`` times along ``axis``, as ``numpy.repeat`` (PyTorch's
+    ``repeat_interleave``); ``axis=None`` repeats the elements of the flattened tensor.
+    ``repeats`` is an int or one count per element along the axis. Each element's gradient is
+    the sum over its copies. ``dim=`` may stand for ``axis``.
+
+    This function is NumPy's: ``cr.repeat(x, 2)`` gives ``[a, a, b, b]``. The method
+    ``x.repeat(*sizes)`` is PyTorch's ``Tensor.repeat``, which tiles the whole tensor
+    (``[a, b, a, b]``, :func:`tile`); ``x.repeat_interleave(2)`` is this function.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.repeat(cr.tensor([1.0, 2.0]), 2).tolist()
+    [1.0, 1.0, 2.0, 2.0]
+    >>> cr.repeat(cr.tensor([[1.0, 2.0]]), [1, 3], axis=1).tolist()
+    [[1.0, 2.0, 2.0, 2.0]]
+    """
+    x = _operand(a, "repeat")
+    ax = _axis_alias(axis, dim, "repeat")
+    if ax is None:
+        x = reshape(x, (-1,))
+        ax = 0
+    shape = tuple(x.shape)
+    if not shape:
+        x = reshape(x, (1,))
+        shape = (1,)
+    ax = _one_axis(ax, len(shape), "repeat", shape)
+    reps = raw(repeats)
+    if np.ndim(reps) == 0:
+        try:
+            reps = operator.index(reps)
+        except TypeError:
+            raise TypeError(f"repeat: repeats must be integers, got {repeats!r}") from None
+        bad = reps < 0
+    else:
+        reps = np.asarray(reps)
+        if reps.dtype.kind not in "iu" or reps.ndim != 1:
+            raise TypeError(f"repeat: repeats must be an int or a 1-d sequence of ints, got "
+                            f"{_brief(repeats)}")
+        bad = bool((reps < 0).any()) or reps.shape[0] not in (1, shape[ax])
+        if reps.shape[0] == 1:
+            reps = int(reps[0])
+    if bad:
+        raise ValueError(
+            f"repeat: repeats {_brief(repeats)} must be non-negative, one count or one per "
+            f"element of axis {ax} (length {shape[ax]}) of a tensor of shape {shape}"
+        )
+    return apply(_repeat, _repeat_forward, (x,), (reps, ax))
+
+
+def repeat_interleave(
+    input: Any, repeats: Any, dim: Any = None, *, output_size: Any = None, axis: Any = None
+) -> Any:
+    """Repeat each element ``repeats`` times along ``dim`` (of the flattened tensor when None),
+    as ``torch.repeat_interleave``; the same operation as :func:`repeat` (NumPy's name).
+    ``output_size``, when given, is checked against the result's length.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tensor([[1.0, 2.0]]).repeat_interleave(2, dim=0).tolist()
+    [[1.0, 2.0], [1.0, 2.0]]
+    """
+    out = repeat(input, repeats, _axis_alias(axis, dim, "repeat_interleave"))
+    if output_size is not None:
+        d = _axis_alias(axis, dim, "repeat_interleave")
+        n = out.shape[0 if d is None else d]
+        if n != output_size:
+            raise ValueError(f"repeat_interleave: output_size={output_size} but the result has "
+                             f"length {n} along the repeated dimension")
+    return out
+
+
+# -------------------------------------------------------------------------------- tile
+def _d_tile(xp: Any, g: Any, out: Any, x: Any, reps: tuple[int, ...]) -> Any:
+    # out[i * n + j] = x[j] on every axis: view each output axis as (copy, position) and sum
+    # over the copies.
+    d = max(len(reps), x.ndim)
+    xs = (1,) * (d - x.ndim) + tuple(x.shape)
+    rs = (1,) * (d - len(reps)) + reps
+    split_axes = tuple(n for pair in zip(rs, xs) for n in pair)
+    return g.reshape(split_axes).sum(axis=tuple(range(0, 2 * d, 2))).reshape(x.shape)
+
+
+def _tile_forward(xp: Any, x: Any, reps: tuple[int, ...]) -> Any:
+    return xp.tile(x, reps)
+
+
+_tile = define("tile", (_d_tile,), "dx = g summed over the tiled copies")
+
+
+def tile(A: Any, reps: Any = None, *, dims: Any = None) -> Any:  # noqa: N803 - NumPy's name
+    """Repeat the whole tensor ``reps[i]`` times along axis ``i``, as ``numpy.tile`` and
+    ``torch.tile`` (``dims=``): a shorter ``reps`` is padded with ones in front, a longer one
+    adds leading axes to ``A``. The gradient sums over the copies.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tile(cr.tensor([1.0, 2.0]), 2).tolist()
+    [1.0, 2.0, 1.0, 2.0]
+    >>> cr.tensor([[1.0, 2.0]]).tile((2, 1)).shape
+    (2, 2)
+    """
+    if reps is None:
+        reps = dims
+    x = _operand(A, "tile")
+    try:
+        r = tuple(operator.index(n) for n in reps) if isinstance(reps, (tuple, list)) else (
+            operator.index(reps),)
+    except TypeError:
+        raise TypeError(f"tile: reps must be ints, got {reps!r}") from None
+    if any(n < 0 for n in r):
+        raise ValueError(f"tile: reps must be non-negative, got {reps!r}")
+    return apply(_tile, _tile_forward, (x,), (r,))
+
+
+def _repeat_method(self: Tensor, *sizes: Any) -> Any:
+    """PyTorch's ``Tensor.repeat``: tile the tensor ``sizes[i]`` times along axis ``i``
+    (``sizes`` as ints or one tuple, at least one per axis). Not :func:`repeat`, which is
+    NumPy's element-wise repeat (``x.repeat_interleave``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tensor([1.0, 2.0]).repeat(2).tolist()
+    [1.0, 2.0, 1.0, 2.0]
+    >>> cr.tensor([1.0, 2.0]).repeat(2, 1).shape
+    (2, 2)
+    """
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    if len(sizes) < self.ndim:
+        raise ValueError(
+            f"repeat: Tensor.repeat (PyTorch's, which tiles) needs at least one size per "
+            f"dimension, got {len(sizes)} sizes for a tensor of shape {self.shape} (for "
+            "NumPy's element-wise repeat use repeat_interleave or cr.repeat)"
+        )
+    return tile(self, sizes)
+
+
+_repeat_method.__name__ = "repeat"
+
+
+# ------------------------------------------------------------------------- tril, triu
+_tril = define("tril", (lambda xp, g, out, x, k: xp.tril(g, k),), "tril(g, k)")
+_triu = define("triu", (lambda xp, g, out, x, k: xp.triu(g, k),), "triu(g, k)")
+
+
+def _tri(op: str, prim: Any, x: Any, diagonal: Any, k: Any) -> Any:
+    x = _operand(x, op)
+    if k is not None:
+        diagonal = k
+    if len(x.shape) < 2:
+        raise ValueError(f"{op}: needs a tensor of at least 2 dimensions, got shape "
+                         f"{tuple(x.shape)}")
+    kk = _int_axis(diagonal, op)
+    fwd = _tril_forward if op == "tril" else _triu_forward
+    return apply(prim, fwd, (x,), (kk,))
+
+
+def _tril_forward(xp: Any, x: Any, k: int) -> Any:
+    return xp.tril(x, k)
+
+
+def _triu_forward(xp: Any, x: Any, k: int) -> Any:
+    return xp.triu(x, k)
+
+
+def tril(input: Any, diagonal: int = 0, *, k: Any = None) -> Any:
+    """The lower triangle of the last two axes: elements above diagonal ``diagonal`` (NumPy's
+    ``k``; 0 the main one, > 0 above it) set to zero, as ``torch.tril``/``numpy.tril``. The
+    gradient is ``tril(g)``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tril(cr.ones(2, 2)).tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """
+    return _tri("tril", _tril, input, diagonal, k)
+
+
+def triu(input: Any, diagonal: int = 0, *, k: Any = None) -> Any:
+    """The upper triangle of the last two axes (elements below diagonal ``diagonal`` set to
+    zero), as ``torch.triu``/``numpy.triu``. The gradient is ``triu(g)``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(2, 2).triu(1).tolist()
+    [[0.0, 1.0], [0.0, 0.0]]
+    """
+    return _tri("triu", _triu, input, diagonal, k)
+
+
+# -------------------------------------------------------------------------------- roll
+def _neg_shift(shift: Any) -> Any:
+    return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
+
+
+_roll = define("roll", (lambda xp, g, out, x, shift, axis: xp.roll(g, _neg_shift(shift), axis),),
+               "roll(g, -shift, axis)")
+
+
+def _roll_forward(xp: Any, x: Any, shift: Any, axis: Any) -> Any:
+    return xp.roll(x, shift, axis)
+
+
+def roll(
+    input: Any, shifts: Any = None, dims: Any = None, *, shift: Any = None, axis: Any = None
+) -> Any:
+    """Shift elements along ``dims`` by ``shifts`` with wrap-around, as ``torch.roll`` and
+    ``numpy.roll`` (``shift=``, ``axis=``); the flattened tensor when no axis is given. The
+    gradient rolls back by ``-shifts``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.roll(cr.tensor([1.0, 2.0, 3.0]), 1).tolist()
+    [3.0, 1.0, 2.0]
+    """
+    x = _operand(input, "roll")
+    s = shift if shifts is None else shifts
+    ax = _axis_alias(axis, dims, "roll")
+    shape = tuple(x.shape)
+    try:
+        s = tuple(operator.index(v) for v in s) if isinstance(s, (tuple, list)) else (
+            operator.index(s))
+    except TypeError:
+        raise TypeError(f"roll: shifts must be ints, got {s!r}") from None
+    if ax is None:
+        if isinstance(s, tuple):
+            raise ValueError("roll: a tuple of shifts needs as many dims")
+    else:
+        if isinstance(ax, (tuple, list)):
+            axes = tuple(_one_axis(a, len(shape), "roll", shape) for a in ax)
+            if not isinstance(s, tuple) or len(s) != len(axes):
+                raise ValueError(f"roll: shifts {s!r} and dims {ax!r} must have one shift per dim")
+            ax = axes
+        else:
+            ax = _one_axis(ax, len(shape), "roll", shape)
+            if isinstance(s, tuple):
+                raise ValueError(f"roll: shifts {s!r} and dims {ax!r} must have one shift per dim")
+    return apply(_roll, _roll_forward, (x,), (s, ax))
+
+
+# ----------------------------------------------------------- diagonal, diag, trace
+def _diagonal_index(
+    shape: tuple[int, ...], offset: int, a1: int, a2: int, length: int
+) -> tuple[tuple[Any, ...], int]:
+    """The index that reads the diagonal of ``shape`` (on axes a1, a2), and the position of the
+    diagonal's axis in ``x[index]`` (NumPy puts it first unless a1 and a2 are neighbours)."""
+    rows = np.arange(length) + max(-offset, 0)
+    cols = np.arange(length) + max(offset, 0)
+    index: list[Any] = [slice(None)] * len(shape)
+    index[a1] = rows
+    index[a2] = cols
+    pos = min(a1, a2) if abs(a1 - a2) == 1 else 0
+    return tuple(index), pos
+
+
+def _d_diagonal(xp: Any, g: Any, out: Any, x: Any, offset: int, a1: int, a2: int) -> Any:
+    index, pos = _diagonal_index(tuple(x.shape), offset, a1, a2, g.shape[-1])
+    return xp.scatter_add(xp.moveaxis(g, -1, pos), index, tuple(x.shape))
+
+
+def _diagonal_forward(xp: Any, x: Any, offset: int, a1: int, a2: int) -> Any:
+    return xp.diagonal(x, offset, a1, a2).copy()  # NumPy's is a read-only view
+
+
+_diagonal = define("diagonal", (_d_diagonal,),
+                   "dx = zeros(x.shape) with g placed on the diagonal")
+
+
+def _diag_axes(x: Any, op: str, a1: Any, a2: Any, d1: Any, d2: Any) -> tuple[int, int]:
+    shape = tuple(x.shape)
+    if len(shape) < 2:
+        raise ValueError(f"{op}: needs a tensor of at least 2 dimensions, got shape {shape}")
+    a = _one_axis(_axis_alias(a1, d1, op) if (a1 is not None or d1 is not None) else 0,
+                  len(shape), op, shape)
+    b = _one_axis(_axis_alias(a2, d2, op) if (a2 is not None or d2 is not None) else 1,
+                  len(shape), op, shape)
+    if a == b:
+        raise ValueError(f"{op}: the two axes must differ, got {a} and {b} (shape {shape})")
+    return a, b
+
+
+def diagonal(
+    input: Any,
+    offset: int = 0,
+    dim1: Any = None,
+    dim2: Any = None,
+    *,
+    axis1: Any = None,
+    axis2: Any = None,
+) -> Any:
+    """The diagonal ``offset`` (> 0 above the main one) of the 2-d slices on axes ``dim1``,
+    ``dim2`` (default 0, 1; NumPy's ``axis1``, ``axis2``), as ``numpy.diagonal`` and
+    ``torch.diagonal``: those axes are removed and the diagonal becomes the last axis. The
+    gradient places ``g`` on that diagonal of zeros.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.diagonal(cr.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [1.0, 4.0]
+    >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).diagonal(1).tolist()
+    [2.0]
+    """
+    x = _operand(input, "diagonal")
+    a, b = _diag_axes(x, "diagonal", axis1, axis2, dim1, dim2)
+    return apply(_diagonal, _diagonal_forward, (x,), (_int_axis(offset, "diagonal"), a, b))
+
+
+def _d_diag(xp: Any, g: Any, out: Any, v: Any, k: int) -> Any:
+    return xp.diagonal(g, k)
+
+
+def _diag_forward(xp: Any, v: Any, k: int) -> Any:
+    return xp.diag(v, k)
+
+
+_diag = define("diag", (_d_diag,), "dv = diagonal(g, k)")
+
+
+def diag(v: Any, k: int = 0, *, diagonal: Any = None) -> Any:
+    """A square matrix with the 1-d ``v`` on diagonal ``k`` (``torch.diag``'s ``diagonal``), or
+    the diagonal ``k`` of a 2-d ``v``, as ``numpy.diag``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.diag(cr.tensor([1.0, 2.0])).tolist()
+    [[1.0, 0.0], [0.0, 2.0]]
+    >>> cr.diag(cr.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [1.0, 4.0]
+    """
+    x = _operand(v, "diag")
+    kk = _int_axis(k if diagonal is None else diagonal, "diag")
+    if len(x.shape) == 2:
+        return apply(_diagonal, _diagonal_forward, (x,), (kk, 0, 1))
+    if len(x.shape) != 1:
+        raise ValueError(f"diag: needs a 1-d or 2-d tensor, got shape {tuple(x.shape)}")
+    return apply(_diag, _diag_forward, (x,), (kk,))
+
+
+def _d_trace(xp: Any, g: Any, out: Any, x: Any, offset: int, a1: int, a2: int) -> Any:
+    shape = tuple(x.shape)
+    n1, n2 = shape[a1], shape[a2]
+    length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
+    g_diag = xp.broadcast_to(xp.expand_dims(g, -1), tuple(g.shape) + (length,))
+    index, pos = _diagonal_index(shape, offset, a1, a2, length)
+    return xp.scatter_add(xp.moveaxis(g_diag, -1, pos), index, shape)
+
+
+def _trace_forward(xp: Any, x: Any, offset: int, a1: int, a2: int) -> Any:
+    return xp.trace(x, offset, a1, a2)
+
+
+_trace = define("trace", (_d_trace,), "dx = g on the diagonal, 0 elsewhere")
+
+
+def trace(
+    input: Any,
+    offset: int = 0,
+    axis1: Any = None,
+    axis2: Any = None,
+    *,
+    dim1: Any = None,
+    dim2: Any = None,
+) -> Any:
+    """Sum of the diagonal ``offset`` of the 2-d slices on ``axis1``, ``axis2`` (default 0,
+    1), as ``numpy.trace`` (``torch.trace`` for a matrix). The gradient is ``g`` on that
+    diagonal.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).trace().item()
+    5.0
+    """
+    x = _operand(input, "trace")
+    a, b = _diag_axes(x, "trace", axis1, axis2, dim1, dim2)
+    return apply(_trace, _trace_forward, (x,), (_int_axis(offset, "trace"), a, b))
+
+
+# --------------------------------------------- moveaxis, rot90, flips: transposes and flips
+def moveaxis(a: Any, source: Any, destination: Any) -> Any:
+    """Move axes ``source`` to positions ``destination`` (ints or sequences), keeping the order
+    of the others, as ``numpy.moveaxis``/``torch.movedim``; recorded as a ``transpose``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.moveaxis(cr.ones((2, 3, 4)), 0, -1).shape
+    (3, 4, 2)
+    """
+    x = _operand(a, "moveaxis")
+    shape = tuple(x.shape)
+    nd = len(shape)
+    src = source if isinstance(source, (tuple, list)) else (source,)
+    dst = destination if isinstance(destination, (tuple, list)) else (destination,)
+    if len(src) != len(dst):
+        raise ValueError(
+            f"moveaxis: source {source!r} and destination {destination!r} must have the same "
+            "number of elements"
+        )
+    s = [_one_axis(i, nd, "moveaxis", shape) for i in src]
+    d = [_one_axis(i, nd, "moveaxis", shape) for i in dst]
+    if len(set(s)) != len(s) or len(set(d)) != len(d):
+        raise ValueError(f"moveaxis: repeated axis in {source!r} or {destination!r}")
+    order = [n for n in range(nd) if n not in s]
+    for dest, src_ax in sorted(zip(d, s)):
+        order.insert(dest, src_ax)
+    return apply(_transpose, _transpose_forward, (x,), (tuple(order),))
+
+
+def movedim(input: Any, source: Any, destination: Any) -> Any:
+    """PyTorch's name for :func:`moveaxis`.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones((2, 3, 4)).movedim((0, 1), (2, 0)).shape
+    (3, 4, 2)
+    """
+    return moveaxis(input, source, destination)
+
+
+def fliplr(m: Any) -> Any:
+    """Reverse the columns (axis 1) of a tensor of at least 2 dimensions, as ``numpy.fliplr``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.fliplr(cr.tensor([[1.0, 2.0]])).tolist()
+    [[2.0, 1.0]]
+    """
+    x = _operand(m, "fliplr")
+    if len(x.shape) < 2:
+        raise ValueError(f"fliplr: needs at least 2 dimensions, got shape {tuple(x.shape)}")
+    return flip(x, 1)
+
+
+def flipud(m: Any) -> Any:
+    """Reverse the rows (axis 0) of a tensor of at least 1 dimension, as ``numpy.flipud``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.flipud(cr.tensor([1.0, 2.0])).tolist()
+    [2.0, 1.0]
+    """
+    x = _operand(m, "flipud")
+    if len(x.shape) < 1:
+        raise ValueError("flipud: needs at least 1 dimension, got shape ()")
+    return flip(x, 0)
+
+
+def rot90(m: Any, k: int = 1, axes: Any = (0, 1), *, dims: Any = None) -> Any:
+    """Rotate by 90 degrees ``k`` times in the plane of ``axes`` (PyTorch's ``dims``), from
+    the first axis towards the second, as ``numpy.rot90``/``torch.rot90``: flips and
+    transposes, so the gradient rotates back.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.rot90(cr.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [[2.0, 4.0], [1.0, 3.0]]
+    """
+    x = _operand(m, "rot90")
+    if dims is not None:
+        axes = dims
+    shape = tuple(x.shape)
+    if len(axes) != 2 or len(shape) < 2:
+        raise ValueError(f"rot90: needs two axes of a tensor of at least 2 dimensions, got axes "
+                         f"{axes!r} and shape {shape}")
+    a, b = (_one_axis(i, len(shape), "rot90", shape) for i in axes)
+    if a == b:
+        raise ValueError(f"rot90: the two axes must differ, got {axes!r}")
+    k = _int_axis(k, "rot90") % 4
+    if k == 0:
+        return flip(x, ())
+    if k == 2:
+        return flip(x, (a, b))
+    perm = list(range(len(shape)))
+    perm[a], perm[b] = perm[b], perm[a]
+    if k == 1:
+        return transpose(flip(x, b), perm)
+    return flip(transpose(x, perm), b)
+
+
+# ------------------------------------------------------------------ unflatten, atleast
+def unflatten(input: Any, dim: Any, sizes: Any) -> Any:
+    """Split axis ``dim`` into axes of ``sizes`` (one may be -1), as ``torch.unflatten``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones((2, 6)).unflatten(1, (3, -1)).shape
+    (2, 3, 2)
+    """
+    x = _operand(input, "unflatten")
+    shape = tuple(x.shape)
+    d = _one_axis(dim, len(shape), "unflatten", shape)
+    sizes = _shape_tuple(sizes)
+    known = int(np.prod([s for s in sizes if s != -1]))
+    if sizes.count(-1) > 1 or (
+        shape[d] != known if -1 not in sizes else (known == 0 or shape[d] % known)
+    ):
+        raise ValueError(
+            f"unflatten: sizes {sizes} do not multiply to the length {shape[d]} of dim {d} "
+            f"of a tensor of shape {shape}"
+        )
+    return reshape(x, shape[:d] + sizes + shape[d + 1:])
+
+
+def _atleast(n: int, arys: tuple[Any, ...]) -> Any:
+    op = f"atleast_{n}d"
+    out = []
+    for a in arys:
+        x = _operand(a, op)
+        s = tuple(x.shape)
+        if len(s) >= n:
+            out.append(x if isinstance(x, Tensor) else _leaf(x))
+            continue
+        if n == 1:
+            new = (1,)
+        elif n == 2:
+            new = (1,) * (2 - len(s)) + s
+        else:  # NumPy: () -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1)
+            new = {0: (1, 1, 1), 1: (1,) + s + (1,), 2: s + (1,)}[len(s)]
+        out.append(reshape(x, new))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_1d(*arys: Any) -> Any:
+    """Each input with at least 1 dimension (a 0-d one becomes shape (1,)), as
+    ``numpy.atleast_1d``; one tensor for one input, else a tuple.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.atleast_1d(cr.tensor(1.0)).shape
+    (1,)
+    """
+    return _atleast(1, arys)
+
+
+def atleast_2d(*arys: Any) -> Any:
+    """Each input with at least 2 dimensions (ones in front), as ``numpy.atleast_2d``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.atleast_2d(cr.ones(3)).shape
+    (1, 3)
+    """
+    return _atleast(2, arys)
+
+
+def atleast_3d(*arys: Any) -> Any:
+    """Each input with at least 3 dimensions, as ``numpy.atleast_3d``: (n,) becomes (1, n, 1),
+    (m, n) becomes (m, n, 1).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.atleast_3d(cr.ones((2, 3))).shape
+    (2, 3, 1)
+    """
+    return _atleast(3, arys)
+
+
+# -------------------------------------------- hstack & co: the replacements for np.r_/np.c_
+def _as_tuple(x: Any) -> tuple[Any, ...]:
+    return x if isinstance(x, tuple) else (x,)
+
+
+def _sequence(tensors: Any, op: str) -> list[Any]:
+    operands, _ = _operands(tensors, op)
+    return list(operands)
+
+
+def hstack(tensors: Any) -> Any:
+    """Join along the second axis (the first for 1-d tensors), as ``numpy.hstack``: what
+    ``np.r_[a, b]`` does for 1-d arrays.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.hstack([cr.ones(2), cr.zeros(1)]).tolist()
+    [1.0, 1.0, 0.0]
+    """
+    ts = _as_tuple(atleast_1d(*_sequence(tensors, "hstack")))
+    return concatenate(ts, axis=0 if len(ts[0].shape) == 1 else 1)
+
+
+def vstack(tensors: Any) -> Any:
+    """Join along the first axis, 1-d tensors as rows, as ``numpy.vstack``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.vstack([cr.ones(2), cr.zeros(2)]).shape
+    (2, 2)
+    """
+    return concatenate(_as_tuple(atleast_2d(*_sequence(tensors, "vstack"))), axis=0)
+
+
+def dstack(tensors: Any) -> Any:
+    """Join along the third axis (after :func:`atleast_3d`), as ``numpy.dstack``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.dstack([cr.ones((2, 2)), cr.zeros((2, 2))]).shape
+    (2, 2, 2)
+    """
+    return concatenate(_as_tuple(atleast_3d(*_sequence(tensors, "dstack"))), axis=2)
+
+
+def column_stack(tensors: Any) -> Any:
+    """Join 1-d tensors as columns (2-d ones as they are) of a matrix, as
+    ``numpy.column_stack``: what ``np.c_[a, b]`` does.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.column_stack([cr.ones(3), cr.zeros(3)]).shape
+    (3, 2)
+    """
+    ts = [reshape(t, (-1, 1)) if len(t.shape) < 2 else t
+          for t in _sequence(tensors, "column_stack")]
+    return concatenate(ts, axis=1)
+
+
+def append(arr: Any, values: Any, axis: Any = None) -> Any:
+    """``arr`` with ``values`` after it along ``axis``, as ``numpy.append``; both flattened
+    when ``axis`` is None.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.append(cr.tensor([1.0, 2.0]), [3.0]).tolist()
+    [1.0, 2.0, 3.0]
+    """
+    a = _operand(arr, "append")
+    v = _operand(values, "append")
+    if axis is None:
+        return concatenate([reshape(a, (-1,)), reshape(v, (-1,))], axis=0)
+    return concatenate([a, v], axis=axis)
+
+
+def meshgrid(*xi: Any, indexing: str = "xy") -> tuple[Any, ...]:
+    """Coordinate grids from 1-d tensors, as ``numpy.meshgrid``: with ``indexing="xy"`` (the
+    default, NumPy's) the first two outputs have shape ``(len(y), len(x), ...)``; with
+    ``"ij"`` (PyTorch's recommended) shape ``(len(x), len(y), ...)``. Each grid is a reshape
+    and a broadcast of its input, so its gradient sums over the broadcast axes.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> gx, gy = cr.meshgrid(cr.tensor([1.0, 2.0, 3.0]), cr.tensor([4.0, 5.0]))
+    >>> gx.shape, gy.tolist()
+    ((2, 3), [[4.0, 4.0, 4.0], [5.0, 5.0, 5.0]])
+    """
+    if len(xi) == 1 and isinstance(xi[0], (list, tuple)):
+        xi = tuple(xi[0])
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    xs = [reshape(_operand(x, "meshgrid"), (-1,)) for x in xi]
+    n = len(xs)
+    shape = [x.shape[0] for x in xs]
+    if indexing == "xy" and n > 1:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, x in enumerate(xs):
+        at = i
+        if indexing == "xy" and n > 1 and i < 2:
+            at = 1 - i
+        view = [1] * n
+        view[at] = -1
+        out.append(broadcast_to(reshape(x, tuple(view)), tuple(shape)))
+    return tuple(out)
+
+
+TENSOR_METHODS = (
+    "reshape", "broadcast_to", "expand_dims", "swapaxes", "squeeze", "flip", "repeat_interleave",
+    "tile", "tril", "triu", "roll", "diagonal", "diag", "trace", "moveaxis", "movedim", "fliplr",
+    "flipud", "rot90", "unflatten",
+)  # fmt: skip
 
 
 # --------------------------------------------------- Tensor methods that need their own shape
@@ -667,6 +1392,7 @@ _transpose_method.__doc__ = transpose.__doc__
 
 Tensor.transpose = _transpose_method  # type: ignore[attr-defined]
 Tensor.permute = permute  # type: ignore[attr-defined]
+Tensor.repeat = _repeat_method  # type: ignore[attr-defined]
 
 
 def _T(self: Tensor) -> Any:  # noqa: N802 - the property's name

@@ -538,3 +538,246 @@ def test_errors_shape_ops():
         cr.pad(x, 1, mode="mean")
     with pytest.raises(ValueError, match=r"pad: mode 'reflect' on a tensor of shape \(0,\)"):
         cr.pad(cr.ones(0), 1, mode="reflect")
+
+
+# ------------------------------------------------------------ repeat, repeat_interleave, tile
+@pytest.mark.parametrize(("repeats", "axis"), [(2, None), (3, 0), (2, 1), ([1, 0, 2], 1),
+                                               ([2], -1), (0, 0)])
+def test_repeat(repeats, axis):
+    a = arr(2, 3)
+    np.testing.assert_array_equal(cr.repeat(cr.tensor(a), repeats, axis).numpy(),
+                                  np.repeat(a, repeats, axis))
+    np.testing.assert_array_equal(cr.tensor(a).repeat_interleave(repeats, dim=axis).numpy(),
+                                  np.repeat(a, repeats, axis))
+    check(lambda t: cr.repeat(t, repeats, axis), a)
+
+
+def test_repeat_gradient_sums_the_copies():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    cr.repeat(x, [3, 1]).backward(cr.tensor([1.0, 2.0, 4.0, 8.0]))
+    assert x.grad.tolist() == [7.0, 8.0]
+    assert cr.repeat(cr.tensor(5.0), 2).tolist() == [5.0, 5.0]
+
+
+@pytest.mark.parametrize("reps", [2, (2, 1), (1, 3), (2, 1, 2), (0, 1)])
+def test_tile_and_tensor_repeat(reps):
+    a = arr(2, 3)
+    np.testing.assert_array_equal(cr.tile(cr.tensor(a), reps).numpy(), np.tile(a, reps))
+    check(lambda t: cr.tile(t, reps), a)
+    if np.ndim(reps) and len(reps) >= 2:  # PyTorch's Tensor.repeat tiles
+        np.testing.assert_array_equal(cr.tensor(a).repeat(*reps).numpy(), np.tile(a, reps))
+        np.testing.assert_array_equal(cr.tensor(a).repeat(reps).numpy(), np.tile(a, reps))
+
+
+def test_tensor_repeat_is_pytorchs():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    out = x.repeat(3)
+    assert out.tolist() == [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]
+    out.backward(cr.tensor([1.0, 2.0, 4.0, 8.0, 16.0, 32.0]))
+    assert x.grad.tolist() == [21.0, 42.0]
+    with pytest.raises(ValueError, match=r"repeat: Tensor.repeat \(PyTorch's, which tiles\) "
+                                         r"needs at least one size per dimension"):
+        cr.ones((2, 2)).repeat(2)
+
+
+# --------------------------------------------------------------------- tril, triu, roll
+@pytest.mark.parametrize("k", [0, 1, -1])
+def test_tril_triu(k):
+    a = arr(2, 3, 4)
+    np.testing.assert_array_equal(cr.tril(cr.tensor(a), k).numpy(), np.tril(a, k))
+    np.testing.assert_array_equal(cr.tensor(a).triu(diagonal=k).numpy(), np.triu(a, k))
+    np.testing.assert_array_equal(cr.triu(a, k=k).numpy(), np.triu(a, k))
+    check(lambda t: cr.tril(t, k), a)
+    check(lambda t: t.triu(k), a)
+
+
+@pytest.mark.parametrize(("shift", "axis"), [(1, None), (-2, 1), ((1, 2), (0, 1)), (5, 0)])
+def test_roll(shift, axis):
+    a = arr(3, 4)
+    np.testing.assert_array_equal(cr.roll(cr.tensor(a), shift, axis).numpy(),
+                                  np.roll(a, shift, axis))
+    np.testing.assert_array_equal(cr.tensor(a).roll(shift, dims=axis).numpy(),
+                                  np.roll(a, shift, axis))
+    check(lambda t: cr.roll(t, shift, axis), a)
+
+
+# ------------------------------------------------------------- diagonal, diag, trace
+@pytest.mark.parametrize(("shape", "offset", "a1", "a2"), [
+    ((3, 4), 0, 0, 1), ((3, 4), 1, 0, 1), ((3, 4), -2, 0, 1), ((4, 3), 0, 1, 0),
+    ((2, 3, 4), 1, 1, 2), ((2, 3, 4), 0, 0, 2), ((2, 3, 4), -1, 2, 0), ((3, 4), 5, 0, 1),
+])  # fmt: skip
+def test_diagonal_and_trace(shape, offset, a1, a2):
+    a = arr(*shape)
+    np.testing.assert_array_equal(cr.diagonal(cr.tensor(a), offset, a1, a2).numpy(),
+                                  np.diagonal(a, offset, a1, a2))
+    np.testing.assert_array_equal(
+        cr.tensor(a).diagonal(offset, dim1=a1, dim2=a2).numpy(), np.diagonal(a, offset, a1, a2))
+    np.testing.assert_allclose(cr.trace(cr.tensor(a), offset, a1, a2).numpy(),
+                               np.trace(a, offset, a1, a2))
+    check(lambda t: cr.diagonal(t, offset, a1, a2), a)
+    check(lambda t: cr.trace(t, offset, axis1=a1, axis2=a2), a)
+
+
+@pytest.mark.parametrize("k", [0, 1, -2])
+def test_diag(k):
+    v = arr(3)
+    m = arr(3, 4)
+    np.testing.assert_array_equal(cr.diag(cr.tensor(v), k).numpy(), np.diag(v, k))
+    np.testing.assert_array_equal(cr.tensor(m).diag(k).numpy(), np.diag(m, k))
+    check(lambda t: cr.diag(t, k), v)
+    check(lambda t: cr.diag(t, diagonal=k), m)
+
+
+def test_trace_gradient_is_the_identity():
+    x = cr.tensor(arr(3, 3), requires_grad=True)
+    x.trace().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.eye(3))
+
+
+# ------------------------------------------------------ moveaxis, flips, rot90, unflatten
+@pytest.mark.parametrize(("src", "dst"), [(0, -1), (-1, 0), ((0, 1), (2, 0)), ((2, 0), (0, 1))])
+def test_moveaxis(src, dst):
+    a = arr(2, 3, 4)
+    np.testing.assert_array_equal(cr.moveaxis(cr.tensor(a), src, dst).numpy(),
+                                  np.moveaxis(a, src, dst))
+    np.testing.assert_array_equal(cr.tensor(a).movedim(src, dst).numpy(), np.moveaxis(a, src, dst))
+    check(lambda t: cr.movedim(t, src, dst), a)
+
+
+def test_flips():
+    a = arr(2, 3)
+    np.testing.assert_array_equal(cr.fliplr(cr.tensor(a)).numpy(), np.fliplr(a))
+    np.testing.assert_array_equal(cr.tensor(a).flipud().numpy(), np.flipud(a))
+    check(cr.fliplr, a)
+    check(cr.flipud, a)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3, -1, 5])
+@pytest.mark.parametrize("axes", [(0, 1), (1, 0), (2, 0)])
+def test_rot90(k, axes):
+    a = arr(2, 3, 4)
+    np.testing.assert_array_equal(cr.rot90(cr.tensor(a), k, axes).numpy(), np.rot90(a, k, axes))
+    np.testing.assert_array_equal(cr.tensor(a).rot90(k, dims=axes).numpy(), np.rot90(a, k, axes))
+    check(lambda t: cr.rot90(t, k, axes), a)
+
+
+def test_unflatten():
+    a = arr(2, 6)
+    np.testing.assert_array_equal(cr.tensor(a).unflatten(1, (3, 2)).numpy(), a.reshape(2, 3, 2))
+    np.testing.assert_array_equal(cr.unflatten(cr.tensor(a), -1, (-1, 3)).numpy(),
+                                  a.reshape(2, 2, 3))
+    check(lambda t: cr.unflatten(t, 0, (1, 2)), a)
+    with pytest.raises(ValueError, match=r"unflatten: sizes \(4, 2\) do not multiply to the "
+                                         r"length 6 of dim 1"):
+        cr.unflatten(cr.tensor(a), 1, (4, 2))
+
+
+# ------------------------------------------------- atleast, hstack & co, append, meshgrid
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (2, 3, 4)])
+def test_atleast(shape):
+    a = arr(*shape)
+    for n in (1, 2, 3):
+        f = getattr(cr, f"atleast_{n}d")
+        np.testing.assert_array_equal(f(cr.tensor(a)).numpy(), getattr(np, f"atleast_{n}d")(a))
+        check(f, a)
+    both = cr.atleast_2d(cr.tensor(a), cr.ones(2))
+    assert isinstance(both, tuple) and both[1].shape == (1, 2)
+
+
+@pytest.mark.parametrize("name", ["hstack", "vstack", "dstack", "column_stack"])
+@pytest.mark.parametrize("shapes", [[(3,), (3,)], [(2, 3), (2, 3)], [(3,), (3,), (3,)]])
+def test_stacking_helpers(name, shapes):
+    arrays = [arr(*s) for s in shapes]
+    f = getattr(cr, name)
+    np.testing.assert_array_equal(f([cr.tensor(a) for a in arrays]).numpy(),
+                                  getattr(np, name)(arrays))
+    check(lambda *ts: f(list(ts)), *arrays)
+
+
+def test_r_and_c_replacements():
+    a, b = arr(3), arr(2)
+    np.testing.assert_array_equal(cr.hstack([a, b, 1.5]).numpy(), np.r_[a, b, 1.5])
+    np.testing.assert_array_equal(cr.column_stack([a, a]).numpy(), np.c_[a, a])
+
+
+def test_append():
+    a, b = arr(2, 3), arr(1, 3)
+    np.testing.assert_array_equal(cr.append(cr.tensor(a), b).numpy(), np.append(a, b))
+    np.testing.assert_array_equal(cr.append(a, b, axis=0).numpy(), np.append(a, b, axis=0))
+    check(lambda s, t: cr.append(s, t, axis=0), a, b)
+    check(lambda s, t: cr.append(s, t), a, b)
+
+
+@pytest.mark.parametrize("indexing", ["xy", "ij"])
+def test_meshgrid(indexing):
+    xs = [arr(3), arr(2), arr(4)]
+    for n in (1, 2, 3):
+        got = cr.meshgrid(*[cr.tensor(x) for x in xs[:n]], indexing=indexing)
+        want = np.meshgrid(*xs[:n], indexing=indexing)
+        assert len(got) == n
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g.numpy(), w)
+    check(lambda s, t: cr.meshgrid(s, t, indexing=indexing)[0] * cr.meshgrid(
+        s, t, indexing=indexing)[1], xs[0], xs[1])
+
+
+def test_stack_of_scalars_is_differentiable():
+    x = cr.tensor(2.0, requires_grad=True)
+    y = cr.tensor(3.0, requires_grad=True)
+    out = cr.stack([x * y, x, cr.tensor(1.0), 4.0])
+    assert out.tolist() == [6.0, 2.0, 1.0, 4.0]
+    out.backward(cr.tensor([1.0, 10.0, 100.0, 1000.0]))
+    assert x.grad.item() == 13.0 and y.grad.item() == 2.0
+    check(lambda s, t: cr.stack([s * t, s.sum(), t]), np.array(0.5), np.array(-1.5))
+
+
+# --------------------------------------------------------------- dtypes and errors (new)
+F32_NEW_OPS = {
+    "repeat": lambda t: cr.repeat(t, [1, 2, 0], axis=1),
+    "tile": lambda t: t.tile((2, 1)),
+    "tensor repeat": lambda t: t.repeat(1, 2),
+    "tril": lambda t: t.tril(),
+    "roll": lambda t: t.roll(1, 1),
+    "diagonal": lambda t: t.diagonal(),
+    "diag": lambda t: cr.diag(t.diagonal()),
+    "trace": lambda t: t.trace(),
+    "moveaxis": lambda t: t.moveaxis(0, 1),
+    "rot90": lambda t: t.rot90(),
+    "hstack": lambda t: cr.hstack([t, t]),
+    "meshgrid": lambda t: cr.meshgrid(t[0], t[1])[0],
+}
+
+
+@pytest.mark.parametrize("f", F32_NEW_OPS.values(), ids=F32_NEW_OPS.keys())
+def test_new_ops_float32_stays_float32(f):
+    x = cr.tensor(arr(2, 3).astype(np.float32), requires_grad=True)
+    out = f(x)
+    assert out.dtype == np.float32
+    (out * out).sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_errors_new_shape_ops():
+    x = cr.ones((2, 3))
+    with pytest.raises(ValueError, match=r"repeat: repeats \[1, 2\] must be non-negative, one "
+                                         r"count or one per element of axis 1 \(length 3\)"):
+        cr.repeat(x, [1, 2], axis=1)
+    with pytest.raises(TypeError, match=r"repeat: repeats must be integers, got 1.5"):
+        cr.repeat(x, 1.5)
+    with pytest.raises(ValueError, match=r"tril: needs a tensor of at least 2 dimensions, got "
+                                         r"shape \(3,\)"):
+        cr.tril(cr.ones(3))
+    with pytest.raises(ValueError, match=r"diagonal: the two axes must differ"):
+        cr.diagonal(x, 0, 1, 1)
+    with pytest.raises(ValueError, match=r"diag: needs a 1-d or 2-d tensor"):
+        cr.diag(cr.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match=r"roll: shifts \(1, 2\) and dims 0 must have one shift"):
+        cr.roll(x, (1, 2), 0)
+    with pytest.raises(ValueError, match=r"moveaxis: source \(0, 1\) and destination 0 must"):
+        cr.moveaxis(x, (0, 1), 0)
+    with pytest.raises(ValueError, match=r"rot90: the two axes must differ"):
+        cr.rot90(x, 1, (0, 0))
+    with pytest.raises(ValueError, match=r"meshgrid: indexing must be 'xy' or 'ij'"):
+        cr.meshgrid(cr.ones(2), indexing="yx")
+    with pytest.raises(TypeError, match=r"repeat: got axis=0 and dim=1"):
+        cr.repeat(x, 2, axis=0, dim=1)

@@ -63,6 +63,7 @@ from .losses import (
 )
 from .module import IncompatibleKeys, Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import MultiheadAttention, TransformerEncoderLayer
 
 __all__ = [
@@ -79,4 +80,5 @@ __all__ = [
     "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
     "PoissonNLLLoss", "GaussianNLLLoss", "SmoothL1Loss",
     "MultiheadAttention", "TransformerEncoderLayer",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
 ]  # fmt: skip

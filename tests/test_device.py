@@ -303,3 +303,98 @@ def test_cli_device_errors(monkeypatch, tmp_path, capsys):
     assert err.count("\n") == 1
     assert 'needs CuPy and an NVIDIA GPU: pip install "chainrule[gpu]"' in err
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+# ------------------------------------------------------------------- several GPUs
+def test_fake_models_several_gpus_and_the_current_one(cupy):
+    runtime = cupy.cuda.runtime
+    assert runtime.getDevice() == 0 and runtime.getDeviceCount() == fake_cupy.DEVICE_COUNT
+    a = cupy.ones(3)
+    assert a.device.id == 0 and a.device == cupy.cuda.Device(0)
+    with cupy.cuda.Device(2) as dev:
+        assert runtime.getDevice() == 2 and dev.id == 2 and cupy.cuda.Device().id == 2
+        b = cupy.asarray(np.arange(3.0))
+        assert b.device.id == 2 and (b * 2).device.id == 2 and b[1:].device.id == 2
+        with pytest.raises(ValueError, match="array device = 0 while current = 2"):
+            a + 1  # CuPy computes on the current GPU only
+        c = cupy.asarray(a)  # copied to the current GPU
+        assert c is not a and c.device.id == 2 and a.device.id == 0
+        assert cupy.asarray(b) is b and a.copy().device.id == 2
+    assert runtime.getDevice() == 0 and (a + 1).device.id == 0
+    with pytest.raises(ValueError, match="array device = 2 while current = 0"):
+        b.sum()
+    np.testing.assert_array_equal(b.get(), [0.0, 1.0, 2.0])  # the host can read any GPU
+    cupy.cuda.Device(1).use()
+    assert runtime.getDevice() == 1 and cupy.zeros(2).device.id == 1
+    with pytest.raises(runtime.CUDARuntimeError, match="invalid device ordinal 9"):
+        cupy.cuda.Device(9).use()
+    with pytest.raises(runtime.CUDARuntimeError):
+        with cupy.cuda.Device(-1):
+            pass
+    assert runtime.getDevice() == 1
+
+
+def test_fake_current_gpu_belongs_to_the_thread(cupy):
+    import threading
+
+    seen = []
+    with cupy.cuda.Device(3):
+        worker = threading.Thread(target=lambda: seen.append(cupy.cuda.runtime.getDevice()))
+        worker.start()
+        worker.join()
+        assert cupy.cuda.runtime.getDevice() == 3
+    assert seen == [0]
+
+
+@pytest.mark.parametrize("index", [1, 3])
+def test_module_to_cuda_n_puts_every_array_on_gpu_n_and_leaves_the_current_gpu(cupy, index):
+    model = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Linear(4, 3))
+    expected = [p.numpy() for p in model.parameters()]
+    model.to(f"cuda:{index}")
+    assert cupy.cuda.runtime.getDevice() == 0
+    arrays = [p.data for p in model.parameters()] + [b for _, b in model.named_buffers()]
+    assert all(a.device.id == index for a in arrays if hasattr(a, "device"))
+    assert all(p.data.device.id == index for p in model.parameters())
+    for p, e in zip(model.parameters(), expected):
+        np.testing.assert_array_equal(p.numpy(), e)
+    X, _ = _data()
+    with cupy.cuda.Device(index):  # computing needs GPU N current, as in CuPy
+        out = model(cr.as_tensor(cupy.asarray(X)))
+        out.sum().backward()
+    assert out.data.device.id == index and model[0].weight.grad.data.device.id == index
+    model.to("cuda:0")  # and from one GPU to another
+    assert all(p.data.device.id == 0 for p in model.parameters())
+
+
+def test_on_device_makes_gpu_n_current_inside_and_restores_the_previous_one(cupy):
+    from chainrule.backend import on_device
+
+    cupy.cuda.Device(1).use()  # the caller's current GPU is not always 0
+    context, move = on_device("cuda:2", "test")
+    assert cupy.cuda.runtime.getDevice() == 1  # nothing switched before the block
+    with context:
+        assert cupy.cuda.runtime.getDevice() == 2
+        assert move(np.ones(2)).device.id == 2
+    assert cupy.cuda.runtime.getDevice() == 1
+    with pytest.raises(RuntimeError, match="boom"):
+        with on_device("cuda:3", "test")[0]:
+            raise RuntimeError("boom")
+    assert cupy.cuda.runtime.getDevice() == 1
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_mlp_fit_on_cuda_n_trains_on_gpu_n_and_leaves_the_current_gpu(cupy, solver):
+    pytest.importorskip("sklearn")
+    from chainrule.estimators import MLPClassifier
+
+    X, y = _digits_subset()
+    gpu = MLPClassifier((8,), solver=solver, max_iter=3, random_state=0, device="cuda:2")
+    cpu = MLPClassifier((8,), solver=solver, max_iter=3, random_state=0)
+    gpu.fit(X, y)
+    cpu.fit(X, y)
+    assert cupy.cuda.runtime.getDevice() == 0
+    assert all(p.data.device.id == 2 for p in gpu._net.parameters())
+    np.testing.assert_array_equal(gpu.coefs_[0], cpu.coefs_[0])
+    np.testing.assert_array_equal(gpu.predict_proba(X), cpu.predict_proba(X))
+    assert cupy.cuda.runtime.getDevice() == 0

@@ -66,79 +66,111 @@ def _sizes(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected column names separated by commas, got {text!r}")
+    return names
+
+
+def _char(text: str) -> str:
+    text = {"\\t": "\t", "tab": "\t"}.get(text, text)
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character (or 'tab'), got {text!r}")
+    return text
+
+
+def _add_reading(p: Any) -> None:
+    """Options of how a table file is read (train, predict, evaluate)."""
+    p.add_argument("--delimiter", type=_char, metavar="CHAR",
+                   help="the field delimiter (default: sniffed among , ; tab |)")
+    p.add_argument("--decimal", choices=(".", ","),
+                   help="the decimal mark (default '.', or ',' when a ;-separated file uses it)")
+    p.add_argument("--encoding", default="utf-8", help="the file's text encoding (default utf-8)")
+    p.add_argument("--inf-as-missing", action="store_true",
+                   help="read inf, Infinity and 1e400 as missing values instead of refusing them")
+
+
 def _add_train(sub: Any) -> None:
-    from .training import DATASETS, MODELS
+    from .training import DATASETS, MAX_EPOCHS, MODELS, TASKS
 
     tr = sub.add_parser(
         "train",
-        help="train a classifier on a bundled data set or a CSV file and save it to a folder",
-        description="Train with Adam on 75%% of the data (stratified; features standardised "
-        "with the training part's statistics), report the held-out accuracy and loss, and "
-        "write model.safetensors, model.json, metrics.json and loss_curve.png to --out.",
+        help="train a classifier or regressor on a bundled data set or a table file",
+        description="Fit a model to 75%% of the rows (stratified for classes) and report it on "
+        "the other 25%%. Columns are typed from the data: numbers are imputed (median plus a "
+        "missing indicator) and standardised, text is one-hot encoded, ID-like and very "
+        "high-cardinality columns are left out (each with a note). logreg and linear are fitted "
+        "to the optimum of their penalised objective; mlp and cnn stop early on a validation "
+        "part and keep the best epoch count; auto fits both a linear model and an mlp and keeps "
+        "the better. Writes model.safetensors, model.json, metrics.json and loss_curve.png to "
+        "--out, all at once.",
     )
-    tr.add_argument(
-        "--data",
-        default="digits",
-        metavar="NAME|PATH.csv",
-        help=f"{', '.join(DATASETS)}, or a CSV file (default digits)",
-    )
-    tr.add_argument(
-        "--target",
-        metavar="COLUMN",
-        help="the label column of a CSV file (default: its last column)",
-    )
-    tr.add_argument(
-        "--model",
-        choices=MODELS,
-        default="mlp",
-        help="logistic regression, a ReLU MLP (default) or a CNN (digits only)",
-    )
-    tr.add_argument(
-        "--hidden",
-        type=_sizes,
-        default=(128,),
-        metavar="N[,N...]",
-        help="hidden layer sizes of mlp/cnn (default 128)",
-    )
-    tr.add_argument("--epochs", type=_positive(int), default=30, help="default 30")
-    tr.add_argument(
-        "--lr", type=_positive(float), default=1e-3, help="Adam's learning rate (default 1e-3)"
-    )
+    tr.add_argument("--data", default="digits", metavar="NAME|PATH",
+                    help=f"{', '.join(DATASETS)}, or a .csv/.tsv/.txt/.parquet file "
+                    "(default digits)")  # fmt: skip
+    tr.add_argument("--target", metavar="COLUMN",
+                    help="the label column of a table file (default: its last column)")
+    tr.add_argument("--task", choices=TASKS, default="auto",
+                    help="auto (default): text labels and integers with few values are classes, "
+                    "other numbers a regression")  # fmt: skip
+    tr.add_argument("--features", type=_names, metavar="A,B,...",
+                    help="use exactly these columns (none is left out automatically)")
+    tr.add_argument("--drop", type=_names, default=(), metavar="A,B,...",
+                    help="never use these columns")
+    tr.add_argument("--model", choices=MODELS, default="auto",
+                    help="auto (default: the better of a linear model and an mlp on a "
+                    "validation part), logreg (classes), linear (ridge regression), mlp, or cnn "
+                    "(digits only)")  # fmt: skip
+    tr.add_argument("--hidden", type=_sizes, default=(128,), metavar="N[,N...]",
+                    help="hidden layer sizes of mlp/cnn (default 128)")
+    tr.add_argument("--epochs", type=_positive(int), default=None,
+                    help=f"the most epochs of mlp/cnn (default {MAX_EPOCHS}; they stop early)")
+    tr.add_argument("--lr", type=_positive(float), default=1e-3,
+                    help="Adam's learning rate for mlp/cnn (default 1e-3)")
     tr.add_argument("--batch-size", type=_positive(int), default=32, help="default 32")
-    tr.add_argument(
-        "--seed",
-        type=_seed,
-        default=0,
-        help="seed of the split, the initial weights and the batches (default 0)",
-    )
+    tr.add_argument("--seed", type=_seed, default=0,
+                    help="seed of the splits, the initial weights and the batches (default 0)")
     tr.add_argument("--out", default="chainrule-model", metavar="DIR",
                     help="folder to write the model to (default ./chainrule-model)")  # fmt: skip
     tr.add_argument("--device", default="cpu", metavar="DEVICE",
                     help="cpu (default), cuda or cuda:N (an NVIDIA GPU through CuPy)")  # fmt: skip
+    tr.add_argument("--quiet", action="store_true", help="print only the result and errors")
+    _add_reading(tr)
 
     pr = sub.add_parser(
         "predict",
-        help="predict the classes of the rows of a CSV file with a trained model",
-        description="Read the model's feature columns (by name) from INPUT.csv, standardise "
-        "them as in training and write a CSV with a 'prediction' column.",
+        help="predict the rows of a table file with a trained model",
+        description="Read the model's feature columns (by name, in any order; other columns "
+        "are ignored) from INPUT, preprocess them as in training and write a table with the "
+        "ID-like and --keep columns, then 'prediction' (and with --proba one probability column "
+        "per class), in INPUT's delimiter.",
     )
     pr.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by chainrule train")
-    pr.add_argument("input", metavar="INPUT.csv")
+    pr.add_argument("input", metavar="INPUT")
     pr.add_argument("-o", "--output", metavar="PATH", help="write here (default: stdout)")
+    pr.add_argument("--keep", type=_names, default=(), metavar="A,B,...",
+                    help="also copy these columns of INPUT to the output, first")
+    pr.add_argument("--proba", action="store_true",
+                    help="add a probability column per class (classifiers)")
+    _add_reading(pr)
 
     ev = sub.add_parser(
         "evaluate",
-        help="accuracy, per-class precision/recall and the confusion matrix on a labelled CSV",
-        description="Compare a trained model's predictions on INPUT.csv with its label column; "
-        "also writes confusion_matrix.png into MODEL_DIR when matplotlib is installed.",
+        help="score a trained model on a labelled table (default: its held-out part)",
+        description="Compare a trained model's predictions with the label column: accuracy, "
+        "per-class precision/recall and the confusion matrix, or R2, RMSE and MAE. Without "
+        "INPUT, the held-out rows of the training data are scored (when the training file is "
+        "unchanged). Writes confusion_matrix.png or predicted_vs_true.png to --out when "
+        "matplotlib is installed.",
     )
     ev.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by chainrule train")
-    ev.add_argument("input", metavar="INPUT.csv")
-    ev.add_argument(
-        "--target",
-        metavar="COLUMN",
-        help="the label column (default: the one the model was trained with)",
-    )
+    ev.add_argument("input", metavar="INPUT", nargs="?")
+    ev.add_argument("--target", metavar="COLUMN",
+                    help="the label column (default: the one the model was trained with)")
+    ev.add_argument("--out", default=".", metavar="DIR",
+                    help="folder for the picture (default: the current folder)")
+    _add_reading(ev)
     sub.add_parser("datasets", help="list the bundled data sets with their shapes and classes",
                    description="List the bundled data sets: samples, features, samples per "
                    "class.")  # fmt: skip
@@ -179,18 +211,37 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
+    A closed standard output (``chainrule predict ... | head``) ends the command quietly, as
+    Unix tools do (status 141, no traceback).
+
     Examples
     --------
     >>> main(["version"])  # doctest: +ELLIPSIS
     chainrule ...
     0
     """
+    try:
+        status = _main(argv)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit: point it at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command in _COMMANDS:
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         try:
             return _COMMANDS[args.command](args)
-        except (ValueError, KeyError, OSError, ImportError) as exc:
+        except BrokenPipeError:
+            raise
+        except (ValueError, KeyError, OSError, ImportError, RuntimeError) as exc:
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             if isinstance(exc, OSError) and exc.filename and exc.strerror:
                 text = f"{exc.filename}: {exc.strerror}"
@@ -208,57 +259,123 @@ def main(argv: list[str] | None = None) -> int:
 
 # ------------------------------------------------------------- train/predict/evaluate
 def _train(args: argparse.Namespace) -> int:
-    from .training import train
+    from .training import command_line, train
 
     r = train(args.data, args.target, args.model, args.hidden, args.epochs, args.lr,
-              args.batch_size, args.seed, args.out, device=args.device)  # fmt: skip
-    print(
-        f"{args.model} on {args.data}: {r['epochs']} epochs in {r['seconds']:.1f} s; "
-        f"held-out accuracy {r['accuracy']:.4f}, loss {r['loss']:.4f} ({r['n_test']} samples)"
-    )
-    for note in r["notes"]:
-        print(note)
-    print(f"wrote {', '.join(r['files'])} to {r['out']}")
+              args.batch_size, args.seed, args.out, progress=not args.quiet, device=args.device,
+              task=args.task, features=args.features, drop=args.drop, delimiter=args.delimiter,
+              decimal=args.decimal, encoding=args.encoding, inf_as_missing=args.inf_as_missing,
+              command=command_line(["train", *args.argv[1:]]))  # fmt: skip
+    if not args.quiet:
+        for note in r["notes"]:
+            print(note)
+    name = os.path.basename(args.data)
+    if r["task"] == "classification":
+        score = f"held-out accuracy {r['accuracy']:.4f}, loss {r['loss']:.4f}"
+    else:
+        score = f"held-out R2 {r['r2']:.4f}, RMSE {r['rmse']:.4g}, MAE {r['mae']:.4g}"
+    how = (f"{r['epochs']} epochs" if r["model"] in ("mlp", "cnn")
+           else f"{r['epochs']} L-BFGS iterations")  # fmt: skip
+    print(f"{r['model']} on {name}: {how} in {r['seconds']:.1f} s; {score} "
+          f"({r['n_test']} rows)")
+    if not args.quiet:
+        print(f"wrote {', '.join(r['files'])} to {r['out']}")
     return 0
+
+
+def _read(args: argparse.Namespace, path: str, model: Any, extra: tuple[str, ...] = ()) -> Any:
+    from .tables import read_table
+
+    text = tuple(model.encoder.categorical_columns) + (model.target.name,) + extra
+    return read_table(path, delimiter=args.delimiter, decimal=args.decimal,
+                      encoding=args.encoding, text_columns=text,
+                      inf_as_missing=args.inf_as_missing)  # fmt: skip
 
 
 def _predict(args: argparse.Namespace) -> int:
     from .io import write_atomic
-    from .training import load_model, read_table
+    from .training import load_model
 
     model = load_model(args.model_dir)
-    target = model.spec.get("data", {}).get("target", "target")
-    X, _ = read_table(args.input, model.feature_names, target)
+    table = _read(args, args.input, model, tuple(args.keep))
+    frame = table.frame
+    unknown = [c for c in args.keep if c not in frame.columns]
+    if unknown:
+        raise ValueError(f"--keep: {args.input} has no column(s) {', '.join(map(repr, unknown))}")
+    keep = [c for c in model.encoder.id_columns if c in frame.columns and c not in args.keep]
+    keep = list(args.keep) + keep
+    prediction = model.predict(frame, args.input)
+    columns = {c: frame[c].to_numpy(dtype=object) for c in keep}
+    columns["prediction"] = prediction if model.task == "classification" else [
+        repr(float(v)) for v in prediction]  # fmt: skip
+    if args.proba:
+        proba = model.predict_proba(frame, args.input)
+        for k, c in enumerate(model.classes or []):
+            columns[f"probability_{c}"] = [f"{v:.6g}" for v in proba[:, k]]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["prediction"])
-    writer.writerows([p] for p in model.predict(X))
+    writer = csv.writer(buffer, delimiter=table.delimiter or ",", lineterminator="\n")
+    writer.writerow(list(columns))
+    writer.writerows(zip(*[[("" if v is None or v != v else v) for v in col]
+                           for col in columns.values()]))  # fmt: skip
     if args.output is None:
         sys.stdout.write(buffer.getvalue())
     else:
         write_atomic(args.output, buffer.getvalue().encode())
-        print(f"wrote {len(X)} predictions to {args.output}", file=sys.stderr)
+        print(f"wrote {len(frame)} predictions to {args.output}", file=sys.stderr)
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .training import _matplotlib, classification_report, format_report, load_model, read_table
+    from .tables import as_text
+    from .training import (
+        _matplotlib,
+        classification_report,
+        format_report,
+        held_out,
+        load_model,
+        regression_report,
+    )  # fmt: skip
 
     model = load_model(args.model_dir)
-    target = args.target or model.spec.get("data", {}).get("target", "target")
-    X, labels = read_table(args.input, model.feature_names, target)
-    if labels is None:
-        raise ValueError(f"{args.input} has no label column {target!r} (pass --target COLUMN)")
-    report = classification_report(labels, model.predict(X), model.classes)
-    print(format_report(report, model.classes))
-    if _matplotlib():
-        from .viz import plot_confusion_matrix
-
-        path = os.path.join(args.model_dir, "confusion_matrix.png")
-        plot_confusion_matrix(report["confusion"], path, class_names=model.classes)
-        print(f"wrote {path}")
+    if args.input is None:
+        if args.target is not None:
+            raise ValueError("--target needs INPUT (the held-out part uses the trained target)")
+        frame, cells, source = held_out(model)
     else:
-        print('matplotlib is not installed: no confusion_matrix.png (pip install "chainrule[cli]")')
+        target = args.target or model.target.name
+        table = _read(args, args.input, model, (target,))
+        if target not in table.frame.columns:
+            raise ValueError(f"{args.input} has no label column {target!r} (pass --target COLUMN)")
+        frame, source = table.frame, args.input
+        cells = as_text(frame[target].to_numpy(dtype=object))
+    labels, keep = model.target.encode(cells)
+    if not keep.any():
+        raise ValueError(f"{source} has no labelled row")
+    frame = frame[keep] if not keep.all() else frame
+    prediction = model.predict(frame, source)
+    os.makedirs(args.out, exist_ok=True)
+    if model.task == "classification":
+        classes = model.classes or []
+        report = classification_report(np.asarray(classes)[labels], prediction, classes)
+        print(f"{source}:")
+        print(format_report(report, classes))
+        picture = os.path.join(args.out, "confusion_matrix.png")
+    else:
+        r = regression_report(labels, prediction)
+        print(f"{source}: R2 {r['r2']:.4f}, RMSE {r['rmse']:.4g}, MAE {r['mae']:.4g} "
+              f"({len(labels)} rows)")
+        picture = os.path.join(args.out, "predicted_vs_true.png")
+    if not _matplotlib():
+        print(f"matplotlib is not installed: no {os.path.basename(picture)} "
+              '(pip install "chainrule[cli]")')
+        return 0
+    from .viz import plot_confusion_matrix, plot_predicted_vs_true
+
+    if model.task == "classification":
+        plot_confusion_matrix(report["confusion"], picture, class_names=model.classes)
+    else:
+        plot_predicted_vs_true(labels, prediction, picture, name=model.target.name)
+    print(f"wrote {picture}")
     return 0
 
 

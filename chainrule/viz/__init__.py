@@ -15,9 +15,14 @@ True
 from __future__ import annotations
 
 from .graph import draw_graph, to_dot
-from .plots import plot_confusion_matrix, plot_decision_boundary, plot_training_curves
+from .plots import (
+    plot_confusion_matrix,
+    plot_decision_boundary,
+    plot_predicted_vs_true,
+    plot_training_curves,
+)
 
 __all__ = [
     "to_dot", "draw_graph", "plot_training_curves", "plot_confusion_matrix",
-    "plot_decision_boundary",
+    "plot_decision_boundary", "plot_predicted_vs_true",
 ]  # fmt: skip

@@ -80,6 +80,9 @@ def plot_training_curves(
     losses: Sequence[float] | np.ndarray,
     path: str | os.PathLike,
     val_scores: Sequence[float] | np.ndarray | None = None,
+    *,
+    val_losses: Sequence[float] | np.ndarray | None = None,
+    xlabel: str = "step",
 ) -> Path:
     """Plot the training loss, and optionally a validation score, against training progress.
 
@@ -95,6 +98,10 @@ def plot_training_curves(
         Where to write; the suffix (.png or .svg) chooses the format.
     val_scores : 1-D sequence of float, optional
         Validation scores (accuracy, R^2, ...).
+    val_losses : 1-D sequence of float, optional
+        Validation losses, one per loss, drawn on the loss axis.
+    xlabel : str, default "step"
+        What one loss is ("epoch" when there is one per epoch).
 
     Returns
     -------
@@ -117,7 +124,13 @@ def plot_training_curves(
     n = loss.size
     handles = ax.plot(np.arange(1, n + 1), loss, color="C0", marker="o" if n <= 30 else None,
                       label="training loss")  # fmt: skip
-    ax.set_xlabel("step")
+    if val_losses is not None:
+        vl = _vector(val_losses, "val_losses", fn)
+        if vl.size != n:
+            raise ValueError(f"{fn}: got {vl.size} val_losses for {n} losses")
+        handles += ax.plot(np.arange(1, n + 1), vl, color="C2", marker="o" if n <= 30 else None,
+                           label="validation loss")  # fmt: skip
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     legend_ax = ax
@@ -185,6 +198,56 @@ def plot_confusion_matrix(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix")
+    fig.tight_layout()
+    return save_figure(fig, path, fmt)
+
+
+def plot_predicted_vs_true(
+    y_true: Any, y_pred: Any, path: str | os.PathLike, name: str = "target"
+) -> Path:
+    """Scatter a regression's predictions against the true values, with the diagonal y = x.
+
+    Parameters
+    ----------
+    y_true, y_pred : 1-D sequences of float, the same length
+    path : str or PathLike
+        Where to write; the suffix (.png or .svg) chooses the format.
+    name : str
+        What is predicted (the axes' label).
+
+    Returns
+    -------
+    Path
+        ``path``, written atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = tempfile.mkdtemp()
+    >>> plot_predicted_vs_true([1.0, 2.0, 3.0], [1.1, 1.9, 3.2], pathlib.Path(d) / "p.png").name
+    'p.png'
+    """
+    fn = "plot_predicted_vs_true"
+    path, fmt = image_format(path, fn)
+    t = _vector(y_true, "y_true", fn)
+    p = _vector(y_pred, "y_pred", fn)
+    if t.size != p.size or t.size == 0:
+        raise ValueError(f"{fn}: y_true and y_pred need the same, non-zero length "
+                         f"({t.size} and {p.size})")  # fmt: skip
+    fig = new_figure(fn, 5.0, 5.0)
+    ax = fig.add_subplot()
+    lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    pad = 0.03 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.6", lw=1, label="y = x")
+    ax.scatter(t, p, s=14, alpha=0.7, color="C0", label="held-out rows")
+    ss = float(((t - t.mean()) ** 2).sum())
+    r2 = 1 - float(((t - p) ** 2).sum()) / ss if ss > 0 else float("nan")
+    ax.set_xlabel(f"true {name}")
+    ax.set_ylabel(f"predicted {name}")
+    ax.set_title(f"predicted vs true (R2 {r2:.3f}, {t.size} rows)")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
     fig.tight_layout()
     return save_figure(fig, path, fmt)
 

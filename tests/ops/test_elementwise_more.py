@@ -264,3 +264,42 @@ def test_pytorch_names_are_tensor_methods():
     np.testing.assert_allclose(x.asin().numpy(), np.arcsin([0.25, 0.5]), rtol=1e-6)
     np.testing.assert_allclose(x.atan2(x + 1).numpy(), np.arctan2([0.25, 0.5], [1.25, 1.5]),
                                rtol=1e-6)  # fmt: skip
+
+
+# ---------------------------------------------------- GPU code path (a fake CuPy on NumPy)
+DEVICE_CASES = {
+    "floor": lambda a: cr.floor(a) * a,
+    "round": lambda a: cr.round(a, 1) * a,
+    "sign": lambda a: cr.sign(a) * a,
+    "remainder": lambda a: a % 0.7,
+    "fmod": lambda a: cr.fmod(a, 0.7),
+    "floor_divide": lambda a: (a // 0.7) * a,
+    "div_trunc": lambda a: cr.div(a, 0.7, "trunc") * a,
+    "copysign": lambda a: cr.copysign(a, -1.0),
+    "arctan2": lambda a: cr.arctan2(a, a + 3),
+    "hypot": lambda a: cr.hypot(a, a * 2),
+    "logaddexp": lambda a: cr.logaddexp(a, a * 2),
+    "lerp": lambda a: cr.lerp(a, a * a, 0.3),
+    "nan_to_num": cr.nan_to_num,
+    "rsqrt": lambda a: cr.rsqrt(a * a + 1),
+}
+
+
+@pytest.mark.parametrize("name", list(DEVICE_CASES))
+def test_device_arrays_stay_on_the_device_and_match_the_cpu(name, monkeypatch):
+    from tests import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    v = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    results = []
+    for on_device in (False, True):
+        x = cr.tensor(cupy.asarray(v) if on_device else v, requires_grad=True)
+        y = DEVICE_CASES[name](x)
+        y.sum().backward()
+        if on_device:
+            assert hasattr(y.data, "__cuda_array_interface__")
+            assert hasattr(x.grad.data, "__cuda_array_interface__")
+        results.append((y.numpy(), x.grad.numpy()))
+    (y_cpu, g_cpu), (y_dev, g_dev) = results
+    np.testing.assert_array_equal(y_dev, y_cpu)
+    np.testing.assert_array_equal(g_dev, g_cpu)

@@ -373,3 +373,51 @@ def test_new_reductions_are_in_the_rule_table():
     x = cr.tensor(np.array([0.5, 2.0]), requires_grad=True)
     text = str(cr.explain(cr.cumprod(x).sum()))
     assert "prod_{k <= j, k != i} x_k" in text
+
+
+# ---------------------------------------------------- GPU code path (a fake CuPy on NumPy)
+DEVICE_CASES = {
+    "amax": lambda a: cr.amax(a, dim=1),
+    "nansum": lambda a: cr.nansum(a, dim=1),
+    "nanmean": lambda a: cr.nanmean(a, 0),
+    "var_mean": lambda a: cr.var_mean(a, 1)[0],
+    "sum_dtype": lambda a: cr.sum(a, dtype=np.float64),
+    "cumprod": lambda a: cr.cumprod(a, dim=1),
+    "cumprod_zeros": lambda a: cr.cumprod(a * (a > 0.5), dim=1),
+    "logcumsumexp": lambda a: cr.logcumsumexp(a, dim=1),
+    "median": cr.median,
+    "median_dim": lambda a: cr.median(a, dim=1).values,
+    "quantile": lambda a: cr.quantile(a, [0.2, 0.7], dim=1),
+    "quantile_all": lambda a: cr.quantile(a, 0.3),
+}
+
+
+@pytest.mark.parametrize("name", list(DEVICE_CASES))
+def test_device_arrays_stay_on_the_device_and_match_the_cpu(name, monkeypatch):
+    from tests import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    v = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    results = []
+    for on_device in (False, True):
+        x = cr.tensor(cupy.asarray(v) if on_device else v, requires_grad=True)
+        y = DEVICE_CASES[name](x)
+        y.sum().backward()
+        if on_device:
+            assert hasattr(y.data, "__cuda_array_interface__")
+            assert hasattr(x.grad.data, "__cuda_array_interface__")
+        results.append((y.numpy(), x.grad.numpy()))
+    (y_cpu, g_cpu), (y_dev, g_dev) = results
+    np.testing.assert_array_equal(y_dev, y_cpu)
+    np.testing.assert_array_equal(g_dev, g_cpu)
+
+
+def test_predicates_on_the_device(monkeypatch):
+    from tests import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    v = np.array([[1.0, 0.0], [2.0, 3.0]])
+    x = cr.tensor(cupy.asarray(v))
+    assert cr.all(x, dim=1).tolist() == [False, True]
+    assert cr.count_nonzero(x).item() == 3
+    assert hasattr(cr.any(x, dim=0).data, "__cuda_array_interface__")

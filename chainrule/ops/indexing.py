@@ -84,8 +84,9 @@ def _axis(axis: Any, ndim: int, op: str, shape: tuple[int, ...]) -> int:
     return a % max(ndim, 1)
 
 
-def _int_index(index: Any, op: str, name: str = "index") -> Any:
-    """``index`` as a raw integer array; a clear error for floats and bools."""
+def _int_index(index: Any, op: str, name: str = "index", like: Any = None) -> Any:
+    """``index`` as a raw integer array on ``like``'s device; a clear error for floats and
+    bools."""
     idx = index._data if isinstance(index, Tensor) else index
     if idx.__class__ is not _ndarray and not hasattr(idx, "__cuda_array_interface__"):
         idx = np.asarray(idx)
@@ -96,7 +97,18 @@ def _int_index(index: Any, op: str, name: str = "index") -> Any:
             f"{op}: {name} must be an integer tensor, got dtype {idx.dtype} "
             f"(shape {tuple(idx.shape)})"
         )
-    return idx
+    return _on_device_of(like, idx)
+
+
+def _on_device_of(like: Any, arr: Any) -> Any:
+    """``arr`` moved to the device of ``like`` (a Tensor or array): index arrays built from a
+    host list must live beside a GPU tensor they index, as CuPy's scatter (``add.at``) needs."""
+    if like is None:
+        return arr
+    data = raw(like)
+    if data.__class__ is _ndarray or not hasattr(data, "__cuda_array_interface__"):
+        return arr
+    return namespace_of(data).asarray(arr)
 
 
 def _along_index(xp: Any, index: Any, axis: int, x_shape: tuple[int, ...]) -> tuple[Any, ...]:
@@ -230,7 +242,7 @@ def gather(
     if index is None:
         raise TypeError("gather: missing index")
     x = _operand(input, op)
-    idx = _int_index(index, op)
+    idx = _int_index(index, op, like=x)
     x_shape = _shape_of(x)
     shape, idx_r = _zero_dims(x_shape, idx)
     _check_same_ndim(op, shape, idx_r)
@@ -272,7 +284,7 @@ def take_along_axis(arr: Any, indices: Any, axis: Any = -1, *, dim: Any = None) 
     if dim is not None:
         axis = dim
     x = _operand(arr, op)
-    idx = _int_index(indices, op, "indices")
+    idx = _int_index(indices, op, "indices", like=x)
     if axis is None:
         if idx.ndim != 1:
             raise ValueError(
@@ -328,7 +340,7 @@ def index_select(input: Any, dim: Any = None, index: Any = None, *, axis: Any = 
     if index is None:
         raise TypeError("index_select: missing index")
     x = _operand(input, op)
-    idx = _int_index(index, op)
+    idx = _int_index(index, op, like=x)
     x_shape = _shape_of(x)
     if idx.ndim > 1:
         raise ValueError(f"{op}: index must be 0-d or 1-d, got shape {tuple(idx.shape)}")
@@ -384,7 +396,7 @@ _put_along_axis = define(
 def _prepare_scatter(op: str, input: Any, dim: Any, index: Any, src: Any, name: str = "src"):
     """(x, src, full index, dim) for PyTorch's scatter family; ``src`` cut to ``index``'s shape."""
     x = _operand(input, op)
-    idx = _int_index(index, op)
+    idx = _int_index(index, op, like=x)
     x_shape = _shape_of(x)
     if not x_shape:
         raise ValueError(f"{op}: input must have at least one dimension, got shape ()")
@@ -479,7 +491,7 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, *, dim: Any =
     if dim is not None:
         axis = dim
     x = _operand(arr, op)
-    idx = _int_index(indices, op, "indices")
+    idx = _int_index(indices, op, "indices", like=x)
     shape0 = _shape_of(x)
     flat = axis is None
     if flat:
@@ -792,7 +804,7 @@ def index_add(
         raise TypeError("index_add: needs index and source")
     x = _operand(input, op)
     src = _operand(source, op)
-    idx = _int_index(index, op)
+    idx = _int_index(index, op, like=x)
     x_shape = _shape_of(x)
     if idx.ndim > 1:
         raise ValueError(f"{op}: index must be 0-d or 1-d, got shape {tuple(idx.shape)}")
@@ -854,7 +866,7 @@ def masked_fill(input: Any, mask: Any, value: Any) -> Any:
     """
     op = "masked_fill"
     x = _operand(input, op)
-    m = _bool_mask(mask, op)
+    m = _on_device_of(x, _bool_mask(mask, op))
     x_shape = _shape_of(x)
     try:
         ok = np.broadcast_shapes(tuple(m.shape), _shape_of(value), x_shape) == x_shape
@@ -898,7 +910,7 @@ def masked_select(input: Any, mask: Any) -> Any:
     """
     op = "masked_select"
     x = _operand(input, op)
-    m = _bool_mask(mask, op)
+    m = _on_device_of(x, _bool_mask(mask, op))
     try:
         shape = tuple(np.broadcast_shapes(tuple(m.shape), _shape_of(x)))
     except ValueError:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import state, unbroadcast
-from ..backend import numpy_namespace, register_raw
+from ..backend import namespace_of, numpy_namespace, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import apply, define, raw
 from .reduce import normalize_axis
@@ -667,13 +667,10 @@ def _d_repeat(xp: Any, g: Any, out: Any, x: Any, repeats: Any, axis: int) -> Any
     if isinstance(repeats, int):  # every element r times: sum each run of r
         return g.reshape(shape[:axis] + (shape[axis], repeats) + shape[axis + 1:]).sum(
             axis=axis + 1)
-    source = _repeat_source(repeats, shape[axis])
+    # repeats is one count per element: the output position -> the input position it copies
+    ns = namespace_of(raw(x))
+    source = ns.repeat(ns.arange(shape[axis]), repeats)
     return xp.scatter_add(g, _along(axis, source), shape)
-
-
-def _repeat_source(repeats: Any, n: int) -> Any:
-    """For each output position along the axis, the input position it copies."""
-    return np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))
 
 
 def _repeat_forward(xp: Any, x: Any, repeats: Any, axis: int) -> Any:
@@ -725,8 +722,8 @@ def repeat(a: Any, repeats: Any, axis: Any = None, *, dim: Any = None) -> Any:
             raise TypeError(f"repeat: repeats must be an int or a 1-d sequence of ints, got "
                             f"{_brief(repeats)}")
         bad = bool((reps < 0).any()) or reps.shape[0] not in (1, shape[ax])
-        if reps.shape[0] == 1:
-            reps = int(reps[0])
+        # a tuple: hashable, and CuPy's repeat takes it where it refuses a host array
+        reps = int(reps[0]) if reps.shape[0] == 1 else tuple(int(r) for r in reps)
     if bad:
         raise ValueError(
             f"repeat: repeats {_brief(repeats)} must be non-negative, one count or one per "
@@ -934,12 +931,15 @@ def roll(
 
 # ----------------------------------------------------------- diagonal, diag, trace
 def _diagonal_index(
-    shape: tuple[int, ...], offset: int, a1: int, a2: int, length: int
+    x: Any, offset: int, a1: int, a2: int, length: int
 ) -> tuple[tuple[Any, ...], int]:
-    """The index that reads the diagonal of ``shape`` (on axes a1, a2), and the position of the
-    diagonal's axis in ``x[index]`` (NumPy puts it first unless a1 and a2 are neighbours)."""
-    rows = np.arange(length) + max(-offset, 0)
-    cols = np.arange(length) + max(offset, 0)
+    """The index that reads the diagonal of ``x`` (on axes a1, a2; on x's device), and the
+    position of the diagonal's axis in ``x[index]`` (NumPy puts it first unless a1 and a2 are
+    neighbours)."""
+    shape = tuple(x.shape)
+    ns = namespace_of(raw(x))
+    rows = ns.arange(length) + max(-offset, 0)
+    cols = ns.arange(length) + max(offset, 0)
     index: list[Any] = [slice(None)] * len(shape)
     index[a1] = rows
     index[a2] = cols
@@ -948,7 +948,7 @@ def _diagonal_index(
 
 
 def _d_diagonal(xp: Any, g: Any, out: Any, x: Any, offset: int, a1: int, a2: int) -> Any:
-    index, pos = _diagonal_index(tuple(x.shape), offset, a1, a2, g.shape[-1])
+    index, pos = _diagonal_index(x, offset, a1, a2, g.shape[-1])
     return xp.scatter_add(xp.moveaxis(g, -1, pos), index, tuple(x.shape))
 
 
@@ -1037,7 +1037,7 @@ def _d_trace(xp: Any, g: Any, out: Any, x: Any, offset: int, a1: int, a2: int) -
     n1, n2 = shape[a1], shape[a2]
     length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
     g_diag = xp.broadcast_to(xp.expand_dims(g, -1), tuple(g.shape) + (length,))
-    index, pos = _diagonal_index(shape, offset, a1, a2, length)
+    index, pos = _diagonal_index(x, offset, a1, a2, length)
     return xp.scatter_add(xp.moveaxis(g_diag, -1, pos), index, shape)
 
 

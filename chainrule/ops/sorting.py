@@ -372,8 +372,9 @@ def searchsorted(
         raise ValueError(
             f"{op}: side must be 'left' or 'right' (and agree with right=), got {side!r}"
         )
-    srt = None if sorter is None else raw(_operand(sorter, op))
     xp = xp_of(seq)
+    v = xp.asarray(v)  # a Python number or a host list beside a GPU sequence
+    srt = None if sorter is None else xp.asarray(raw(_operand(sorter, op)))
     dtype = np.int32 if out_int32 else np.int64
     if seq.ndim <= 1:
         if seq.ndim == 0:

@@ -429,3 +429,58 @@ def test_errors():
         r"shape \(3, 1\) and values of shape \(\) do not",
     ):
         cr.put_along_axis(x, np.zeros((3, 1), int), 1.0, 1)
+
+
+# ------------------------------------------------------------------- on a (fake) GPU
+def _fake_cupy():
+    """tests/fake_cupy.py, loaded by path (tests/ops is not a package)."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "fake_cupy.py"
+    spec = importlib.util.spec_from_file_location("_fake_cupy_for_ops", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+DEVICE_OPS = {
+    "gather": lambda t: cr.gather(t, 1, [[0, 2], [1, 1], [3, 0]]),
+    "take_along_axis": lambda t: cr.take_along_axis(t, np.array([[0], [2], [3]]), 1),
+    "index_select": lambda t: t.index_select(1, [3, 0, 3]),
+    "scatter": lambda t: cr.scatter(t, 1, [[0], [1], [1]], t * 2.0),
+    "scatter_reduce": lambda t: cr.scatter_reduce(t, 1, [[0, 0], [1, 1], [2, 2]], t, "amax"),
+    "scatter_reduce prod": lambda t: cr.scatter_reduce(t, 0, [[0, 1, 0, 1]], t, "prod"),
+    "scatter_reduce mean": lambda t: cr.scatter_reduce(t, 0, [[0, 1, 0, 1]], t, "mean"),
+    "index_add": lambda t: cr.index_add(t, 0, [1, 1], t[:2]),
+    "masked_fill": lambda t: t.masked_fill(np.array([True, False, True, False]), 1.0),
+    "masked_select": lambda t: t.masked_select(t > 0),
+    "put_along_axis": lambda t: cr.put_along_axis(t, np.array([[1], [0], [2]]), 5.0, 1),
+    "sort": lambda t: t.sort(descending=True).values,
+    "topk": lambda t: t.topk(2, dim=0).values,
+    "kthvalue": lambda t: t.kthvalue(2).values,
+    "cummax": lambda t: cr.cummax(t, 1).values,
+    "repeat": lambda t: cr.repeat(t, [1, 0, 2, 1], axis=1),
+    "tile": lambda t: t.repeat(2, 1),
+    "tril": lambda t: t.tril(1),
+    "roll": lambda t: t.roll((1, 2), (0, 1)),
+    "diagonal": lambda t: t.diagonal(1),
+    "diag": lambda t: cr.diag(t[0]),
+    "trace": lambda t: t.trace(-1),
+    "rot90": lambda t: t.rot90(),
+}
+
+
+@pytest.mark.parametrize("f", DEVICE_OPS.values(), ids=DEVICE_OPS.keys())
+def test_on_device_equal_cpu(monkeypatch, f):
+    cupy = _fake_cupy().install(monkeypatch)
+    x = RNG.permutation(12).reshape(3, 4).astype(np.float32) - 5.5
+    out = []
+    for data in (x, cupy.asarray(x)):
+        t = cr.tensor(data, requires_grad=True)
+        y = f(t)
+        (y * y).sum().backward()
+        assert hasattr(y.data, "__cuda_array_interface__") == (data is not x)
+        out.append((y.numpy(), t.grad.numpy()))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])

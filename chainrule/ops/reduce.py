@@ -1290,6 +1290,11 @@ def quantile(
     if not hasattr(x, "dtype"):
         x = _as_array(x, None, "quantile")
     shape, ndim = _shape_ndim(x)
+    if isinstance(q, Tensor) and q.requires_grad:
+        raise TypeError(
+            f"quantile: q (shape {tuple(q.shape)}) requires grad, but quantile is not "
+            "differentiable in q (as in PyTorch); pass q.detach()"
+        )
     # (not raw(): a list of Python floats would pass through the default float32)
     qs = np.asarray(q._data if isinstance(q, Tensor) else q, dtype=np.float64)
     if qs.ndim > 1 or not ((qs >= 0) & (qs <= 1)).all():

@@ -363,6 +363,10 @@ def test_quantile_errors():
         cr.quantile(x, 0.5, interpolation="cubic")
     with pytest.raises(ValueError, match="quantile: cannot reduce over axis 0 of length 0"):
         cr.quantile(cr.tensor(np.zeros(0)), 0.5)
+    q = cr.tensor([0.5], requires_grad=True)
+    with pytest.raises(TypeError, match=r"quantile: q \(shape \(1,\)\) requires grad"):
+        cr.quantile(x, q)
+    assert cr.quantile(x, q.detach()).tolist() == [1.5]
 
 
 # -------------------------------------------------------------------- the rule table

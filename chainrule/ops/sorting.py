@@ -104,6 +104,8 @@ def sort(
     ``values == take_along_axis(input, indices, dim)``. NaN sorts as the largest value.
     ``stable=True`` keeps equal elements in their order (descending sorts are always stable).
     The gradient puts ``g`` back where each value came from. ``axis=`` may stand for ``dim``.
+    Unlike ``numpy.sort`` (values only) the result is the pair; ``cr.sort(x).values`` is
+    NumPy's.
 
     Examples
     --------

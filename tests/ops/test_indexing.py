@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
 from chainrule.ops.define import primitive_table
@@ -136,6 +139,11 @@ def test_scatter_values_and_grads():
     filled = cr.scatter(cr.tensor(x), 1, cr.tensor([[0], [3], [1]]), value=2.5).numpy()
     assert filled[0, 0] == filled[1, 3] == filled[2, 1] == 2.5
     check(lambda a: cr.scatter(a, 1, [[0], [3], [1]], 2.5), x)
+    # a 0-d tensor is a value too, and collects the gradient of every element it wrote
+    check(lambda a, v: cr.scatter(a, 1, [[0], [3], [1]], v), x, np.array(0.75))
+    v = cr.tensor(0.75, requires_grad=True)
+    cr.scatter(cr.tensor(x), 1, [[0, 2], [3, 3], [1, 0]], v).sum().backward()
+    assert v.grad.item() == 5.0  # 5 distinct elements written (one twice, once surviving)
 
 
 def test_scatter_repeated_index_gives_gradient_to_the_surviving_write():
@@ -484,3 +492,39 @@ def test_on_device_equal_cpu(monkeypatch, f):
         out.append((y.numpy(), t.grad.numpy()))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+# ------------------------------------------------------------------ rule table, properties
+def test_every_primitive_is_in_the_rule_table_with_a_formula():
+    names = ["gather", "take_along_axis", "index_select", "scatter", "put_along_axis",
+             "scatter_reduce", "index_add", "masked_fill", "masked_select", "sort", "topk",
+             "kthvalue", "cummax", "cummin", "repeat", "tile", "tril", "triu", "roll",
+             "diagonal", "diag", "trace"]  # fmt: skip
+    for name in names:
+        assert primitive_table[name].formula, name
+    x = cr.tensor([[1.0, 2.0]], requires_grad=True)
+    assert cr.gather(x, 1, [[1]]).grad_fn.name == "gather"
+    assert cr.masked_fill(x, x > 1, 0.0).grad_fn.name == "masked_fill"
+
+
+@settings(max_examples=30, deadline=None)
+@given(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), st.data())
+def test_gather_hypothesis(shape, data):
+    dim = data.draw(st.integers(0, len(shape) - 1))
+    ishape = tuple(
+        data.draw(st.integers(1, 5)) if a == dim else data.draw(st.integers(1, n))
+        for a, n in enumerate(shape)
+    )
+    index = data.draw(hnp.arrays(np.int64, ishape, elements=st.integers(0, shape[dim] - 1)))
+    a = RNG.standard_normal(shape)
+    x = cr.tensor(a, requires_grad=True)
+    out = cr.gather(x, dim, index)
+    np.testing.assert_array_equal(out.numpy(), ref_gather(a, dim, index))
+    w = RNG.standard_normal(ishape)
+    out.backward(cr.tensor(w))
+    expected = np.zeros_like(a)
+    for pos in np.ndindex(*ishape):
+        dst = list(pos)
+        dst[dim] = index[pos]
+        expected[tuple(dst)] += w[pos]
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12, atol=1e-12)

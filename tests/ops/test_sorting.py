@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
 from chainrule.testing import gradcheck, gradgradcheck
@@ -231,3 +234,29 @@ def test_errors():
         cr.searchsorted(x, cr.ones((3, 1)))
     with pytest.raises(ValueError, match=r"searchsorted: side must be 'left' or 'right'"):
         cr.searchsorted(cr.ones(3), 1.0, "middle")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
+        elements=st.integers(-3, 3).map(float),
+    ),
+    st.data(),
+)
+def test_sort_hypothesis(a, data):
+    """With many ties: values equal np.sort, indices give a stable order, and the gradient is
+    the output weighting put back through the permutation."""
+    dim = data.draw(st.integers(-a.ndim, a.ndim - 1))
+    descending = data.draw(st.booleans())
+    x = cr.tensor(a, requires_grad=True)
+    values, indices = cr.sort(x, dim, descending=descending, stable=True)
+    key = -a if descending else a
+    np.testing.assert_array_equal(indices.numpy(), np.argsort(key, axis=dim, kind="stable"))
+    np.testing.assert_array_equal(values.numpy(), np.take_along_axis(a, indices.numpy(), dim))
+    w = np.random.default_rng(0).standard_normal(a.shape)
+    values.backward(cr.tensor(w))
+    expected = np.zeros_like(a)
+    np.put_along_axis(expected, indices.numpy(), w, dim)
+    np.testing.assert_array_equal(x.grad.numpy(), expected)

@@ -14,6 +14,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import linalg
@@ -409,6 +411,7 @@ def test_svd_full_matrices_ignores_the_extra_columns_as_pytorch():
     reduced = grad_of(lambda t: ((linalg.svd(t, False).U ** 2) * w).sum(), a)
     full = grad_of(lambda t: ((linalg.svd(t).U[:, :3] ** 2) * w).sum(), a)
     np.testing.assert_allclose(full, reduced, rtol=1e-10)
+    assert gradgradcheck(lambda t: (linalg.svd(t).U[:, :3] ** 2) * w, a)
     # The extra columns' own gradient is dropped: they are any basis of the complement.
     extra = grad_of(lambda t: (linalg.svd(t).U[:, 3:] ** 3).sum(), a)
     np.testing.assert_allclose(extra, 0, atol=1e-12)
@@ -628,5 +631,35 @@ def test_namespace():
     assert cr.linalg is linalg
     for name in linalg.__all__:
         assert getattr(linalg, name) is getattr(cr.ops.linalg, name)
-    assert cr.tensordot is linalg.tensordot and cr.kron is linalg.kron
+    a, b = randn(2, 3), randn(3, 2)
+    np.testing.assert_allclose(cr.tensordot(a, b, 1).numpy(), a @ b, rtol=1e-12)
+    np.testing.assert_allclose(cr.kron(a, b).numpy(), np.kron(a, b), rtol=1e-12)
+    np.testing.assert_allclose(cr.cross(a, a[::-1]).numpy(), np.cross(a, a[::-1]), rtol=1e-12)
     assert not hasattr(cr, "svd")  # matrix functions only under cr.linalg, as NumPy
+
+
+# ---------------------------------------------------------------------------- property
+@settings(max_examples=25, deadline=None)
+@given(
+    batch=st.lists(st.integers(1, 3), max_size=2).map(tuple),
+    m=st.integers(1, 5),
+    n=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_property_factorisations_rebuild_the_matrix_and_gradients_match(batch, m, n, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(batch + (m, n))
+    u, s, vh = linalg.svd(a, full_matrices=False)
+    rebuilt = (u.numpy() * s.numpy()[..., None, :]) @ vh.numpy()
+    np.testing.assert_allclose(rebuilt, a, atol=1e-10)
+    q, r = linalg.qr(a)
+    np.testing.assert_allclose(q.numpy() @ r.numpy(), a, atol=1e-10)
+    # sum of singular values: gradient U V^T
+    expected = np.linalg.svd(a, full_matrices=False)
+    np.testing.assert_allclose(grad_of(lambda t: linalg.svdvals(t).sum(), a),
+                               expected[0] @ expected[2], atol=1e-9)  # fmt: skip
+    sq = rng.standard_normal(batch + (n, n)) + 3 * np.eye(n)
+    np.testing.assert_allclose(grad_of(lambda t: linalg.det(t).sum(), sq),
+                               np.linalg.det(sq)[..., None, None] * mT(np.linalg.inv(sq)),
+                               rtol=1e-8, atol=1e-10)  # fmt: skip
+    assert gradcheck(lambda t: linalg.slogdet(t).logabsdet, sq)

@@ -18,36 +18,20 @@ Names and arguments follow PyTorch (``dim``, ``descending``, ``largest``, ``keep
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from ..tensor import _leaf
 from .define import raw, xp_of
 from .indexing import _along_index, dim_arg, pick, picking
-from .reduce import normalize_axis
+from .reduce import ValuesIndices, normalize_axis  # one result type, median's too
 from .shape import _operand, reshape
 
 __all__ = [
     "sort", "argsort", "topk", "kthvalue", "unique", "searchsorted", "cummax", "cummin",
     "ValuesIndices",
 ]  # fmt: skip
-
-
-class ValuesIndices(NamedTuple):
-    """The result of :func:`sort`, :func:`topk`, :func:`kthvalue`, :func:`cummax` and
-    :func:`cummin`: the values (differentiable) and their int64 indices in the input.
-
-    Examples
-    --------
-    >>> import chainrule as cr
-    >>> values, indices = cr.sort(cr.tensor([3.0, 1.0, 2.0]))
-    >>> indices.tolist()
-    [1, 2, 0]
-    """
-
-    values: Any
-    indices: Any
 
 
 # ------------------------------------------------------------------------------ helpers

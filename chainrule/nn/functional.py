@@ -27,7 +27,25 @@ from .. import random as _random
 from ..backend import namespace_of
 from ..ops import elementwise as _ew
 from ..ops import reduce as _red
-from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
+from ..ops.conv import (
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    fold,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+    max_unpool2d,
+    pixel_shuffle,
+    pixel_unshuffle,
+    unfold,
+)
 from ..ops.define import raw
 from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh
 from ..ops.linalg import matmul
@@ -71,11 +89,16 @@ from .losses import (
     smooth_l1_loss,
     triplet_margin_loss,
 )
+from .padding import pad
+from .upsampling import interpolate
 
 __all__ = [
     "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax", "linear",
     "dropout", "embedding", "layer_norm", "batch_norm",
     "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+    "conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool3d",
+    "avg_pool1d", "avg_pool3d", "max_unpool2d", "unfold", "fold", "pixel_shuffle",
+    "pixel_unshuffle", "pad", "interpolate",
     "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
     "mse_loss", "l1_loss", "huber_loss",
     "silu", "swish", "mish", "elu", "selu", "celu", "hardtanh", "relu6", "hardsigmoid",
@@ -502,6 +525,8 @@ def scaled_dot_product_attention(
         keep = _causal_keep(n_query, n_key)
     elif attn_mask is not None:
         md = _data(attn_mask, op)
+        if qd.__class__ is not _ndarray and md.__class__ is _ndarray:
+            md = namespace_of(qd).asarray(md)  # a host mask beside device inputs
         try:
             np.broadcast_shapes(md.shape, qd.shape[:-1] + (n_key,))
         except ValueError:

@@ -1179,8 +1179,9 @@ def rot90(m: Any, k: int = 1, axes: Any = (0, 1), *, dims: Any = None) -> Any:
 
 
 # ------------------------------------------------------------------ unflatten, atleast
-def unflatten(input: Any, dim: Any, sizes: Any) -> Any:
-    """Split axis ``dim`` into axes of ``sizes`` (one may be -1), as ``torch.unflatten``.
+def unflatten(input: Any, dim: Any = None, sizes: Any = None, *, axis: Any = None) -> Any:
+    """Split axis ``dim`` into axes of ``sizes`` (one may be -1), as ``torch.unflatten``;
+    ``axis=`` may stand for ``dim``.
 
     Examples
     --------
@@ -1190,6 +1191,9 @@ def unflatten(input: Any, dim: Any, sizes: Any) -> Any:
     """
     x = _operand(input, "unflatten")
     shape = tuple(x.shape)
+    dim = _axis_alias(axis, dim, "unflatten")
+    if dim is None or sizes is None:
+        raise TypeError("unflatten: needs dim (or axis) and sizes")
     d = _one_axis(dim, len(shape), "unflatten", shape)
     sizes = _shape_tuple(sizes)
     known = int(np.prod([s for s in sizes if s != -1]))
@@ -1323,9 +1327,9 @@ def column_stack(tensors: Any) -> Any:
     return concatenate(ts, axis=1)
 
 
-def append(arr: Any, values: Any, axis: Any = None) -> Any:
+def append(arr: Any, values: Any, axis: Any = None, *, dim: Any = None) -> Any:
     """``arr`` with ``values`` after it along ``axis``, as ``numpy.append``; both flattened
-    when ``axis`` is None.
+    when ``axis`` is None. ``dim=`` may stand for ``axis``.
 
     Examples
     --------
@@ -1335,6 +1339,7 @@ def append(arr: Any, values: Any, axis: Any = None) -> Any:
     """
     a = _operand(arr, "append")
     v = _operand(values, "append")
+    axis = _axis_alias(axis, dim, "append")
     if axis is None:
         return concatenate([reshape(a, (-1,)), reshape(v, (-1,))], axis=0)
     return concatenate([a, v], axis=axis)

@@ -667,6 +667,7 @@ def test_unflatten():
     np.testing.assert_array_equal(cr.unflatten(cr.tensor(a), -1, (-1, 3)).numpy(),
                                   a.reshape(2, 2, 3))
     check(lambda t: cr.unflatten(t, 0, (1, 2)), a)
+    assert cr.unflatten(cr.tensor(a), axis=0, sizes=(2, 1)).shape == (2, 1, 6)
     with pytest.raises(ValueError, match=r"unflatten: sizes \(4, 2\) do not multiply to the "
                                          r"length 6 of dim 1"):
         cr.unflatten(cr.tensor(a), 1, (4, 2))
@@ -704,6 +705,7 @@ def test_append():
     a, b = arr(2, 3), arr(1, 3)
     np.testing.assert_array_equal(cr.append(cr.tensor(a), b).numpy(), np.append(a, b))
     np.testing.assert_array_equal(cr.append(a, b, axis=0).numpy(), np.append(a, b, axis=0))
+    np.testing.assert_array_equal(cr.append(a, b, dim=0).numpy(), np.append(a, b, axis=0))
     check(lambda s, t: cr.append(s, t, axis=0), a, b)
     check(lambda s, t: cr.append(s, t), a, b)
 

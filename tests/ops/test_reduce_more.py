@@ -7,6 +7,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
 from chainrule.ops.define import primitive_table
@@ -220,6 +223,16 @@ def test_cumprod_gradient_with_zeros_is_exact(case):
     assert gradgradcheck(cr.cumprod, v)
 
 
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, st.integers(1, 6), elements=st.sampled_from([0.0, -1.5, 0.5, 2.0])))
+def test_cumprod_gradient_property(v):
+    # any pattern of zeros: the gradient is the product formula, exactly
+    weights = np.linspace(1.0, 2.0, len(v))
+    out, g = _grad(lambda a: cr.cumprod(a) * weights, v)
+    np.testing.assert_array_equal(out.numpy(), np.cumprod(v) * weights)
+    np.testing.assert_allclose(g, _cumprod_jacobian(v) @ weights, rtol=1e-14, atol=0)
+
+
 def test_cumprod_with_zeros_in_a_batch_along_either_axis():
     v = np.random.default_rng(4).uniform(0.5, 1.5, (3, 4))
     v[0, 1] = v[1, 0] = v[1, 2] = v[2, 3] = 0.0
@@ -335,6 +348,25 @@ def test_quantile_matches_numpy(method):
             np.testing.assert_allclose(out.numpy(), expected, rtol=1e-15, atol=1e-15)
     assert gradcheck(lambda a: cr.quantile(a, [0.3, 0.8], dim=1, interpolation=method), v)
     assert gradgradcheck(lambda a: cr.quantile(a * a, 0.4, interpolation=method), v)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
+               elements=st.floats(-10, 10, allow_subnormal=False)),
+    st.floats(0, 1),
+    st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]),
+)  # fmt: skip
+def test_quantile_and_median_property(v, q, method):
+    axis = v.ndim - 1
+    out = cr.quantile(cr.tensor(v), q, dim=axis, interpolation=method)
+    np.testing.assert_allclose(out.numpy(), np.quantile(v, q, axis=axis, method=method),
+                               rtol=1e-14, atol=1e-14)  # fmt: skip
+    np.testing.assert_array_equal(cr.median(cr.tensor(v), dim=axis).values.numpy(),
+                                  _lower_median(v, axis))  # fmt: skip
+    # the gradient's weights sum to 1 per quantile: it is an average of two elements
+    _, g = _grad(lambda a: cr.quantile(a, q, dim=axis, interpolation=method), v)
+    np.testing.assert_allclose(g.sum(axis=axis), 1.0, rtol=1e-12)
 
 
 def test_quantile_gradient_splits_between_the_neighbours():

@@ -637,13 +637,13 @@ def kl_div(
     t = _target_like(target, xd, op)
     x = _float_operand(input, xd)
     if log_target:
-        loss = ops.exp(t) * (t - x)
+        loss = ops.exp(t) * ops.subtract(t, x)
     else:
         td = t._data if isinstance(t, Tensor) else t
         pos = td > 0
         # xlogy(t, t): log of 1 in the discarded branch keeps every derivative finite.
-        tlogt = ops.where(pos, t * ops.log(ops.where(pos, t, 1.0)), 0.0)
-        loss = tlogt - t * x
+        tlogt = ops.where(pos, ops.multiply(t, ops.log(ops.where(pos, t, 1.0))), 0.0)
+        loss = tlogt - ops.multiply(t, x)
     if reduction == "batchmean":
         return ops.sum(loss) / (xd.shape[0] if xd.ndim else 1)
     return _reduce(loss, reduction)
@@ -714,7 +714,7 @@ def margin_ranking_loss(
     _same_shape(ad, bd, "input1 and input2", op)
     y = _sign_target(target, ad, ad.shape, op)
     diff = _float_operand(input1, ad) - _float_operand(input2, bd)
-    return _reduce(_hinge(-y * diff + float(margin)), reduction)
+    return _reduce(_hinge(diff * -y + float(margin)), reduction)
 
 
 def triplet_margin_loss(
@@ -788,9 +788,9 @@ def poisson_nll_loss(
     t = _target_like(target, xd, op)
     x = _float_operand(input, xd)
     if log_input:
-        loss = ops.exp(x) - t * x
+        loss = ops.exp(x) - ops.multiply(t, x)
     else:
-        loss = x - t * ops.log(x + float(eps))
+        loss = ops.subtract(x, ops.multiply(t, ops.log(x + float(eps))))
     if full:
         td = t._data if isinstance(t, Tensor) else t
         big = td > 1
@@ -843,7 +843,7 @@ def gaussian_nll_loss(
     lift = np.maximum(vd, eps) - vd if vd.__class__ is np.ndarray else vd.clip(eps, None) - vd
     if lift.any():
         v = v + lift.reshape(getattr(v, "shape", lift.shape)).astype(xd.dtype, copy=False)
-    d = _float_operand(input, xd) - t
+    d = ops.subtract(_float_operand(input, xd), t)
     loss = 0.5 * (ops.log(v) + d * d / v)
     if full:
         loss = loss + 0.5 * float(np.log(2 * np.pi))

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..backend import namespace_of
+from ..backend import like_device
 from ..ops.nn import linear
 from ..tensor import Tensor, _as_array, _float_dtype, _leaf, empty
 from . import functional as F
@@ -223,8 +223,9 @@ class MultiheadAttention(Module):
         qh, kh, vh = (heads(t, w, b) for t, w, b in zip((q, k, v), weights, biases))
         keep, bias = self._masks(attn_mask, key_padding_mask, is_causal, batched, n, n_query,
                                  n_key)  # fmt: skip
-        if keep is not None and qh._data.__class__ is not np.ndarray:
-            keep = namespace_of(qh._data).asarray(keep)
+        if qh._data.__class__ is not np.ndarray:  # host masks beside device inputs
+            keep = like_device(keep, qh._data)
+            bias = like_device(bias, qh._data)
         p = self.dropout if self.training else 0.0
         out, attn = F._attention(qh, kh, vh, keep, bias, 1.0 / math.sqrt(d), p)
         out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (n, n_query, e))

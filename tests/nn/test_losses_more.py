@@ -251,3 +251,30 @@ def test_bad_reduction_names_the_loss():
         F.kl_div(cr.ones(2), [0.5, 0.5], reduction="avg")
     with pytest.raises(ValueError, match="smooth_l1_loss: reduction must be"):
         F.smooth_l1_loss(cr.ones(2), [0.5, 0.5], reduction="batchmean")
+
+
+def test_losses_on_device_equal_cpu(monkeypatch):
+    from tests import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    a, b, c = (RNG.standard_normal((4, 3)) for _ in range(3))
+    y = np.array([1, -1, 1, -1])
+    t = probs((4, 3), 9)
+    results = []
+    for move in (lambda v: v, cupy.asarray):
+        x1 = cr.tensor(move(a), requires_grad=True)
+        x2 = cr.tensor(move(b), requires_grad=True)
+        terms = [
+            F.kl_div(x1, t), F.cosine_embedding_loss(x1, x2, y, 0.1),
+            F.margin_ranking_loss(x1, x2, np.ones((4, 3))), F.triplet_margin_loss(x1, x2, move(c)),
+            F.poisson_nll_loss(x1, t, full=True), F.gaussian_nll_loss(x1, b, t),
+            F.smooth_l1_loss(x1, b), F.cosine_similarity(x1, x2).sum(), F.normalize(x1).sum(),
+            F.prelu(x1, move(np.array([0.1, 0.2, 0.3]))).sum(),
+        ]  # fmt: skip
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        total.backward()
+        results.append([cupy.asnumpy(v._data) for v in (total, x1.grad, x2.grad)])
+    for u, v in zip(*results):
+        np.testing.assert_allclose(u, v, rtol=1e-12)

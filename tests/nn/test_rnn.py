@@ -275,3 +275,24 @@ def test_embedding_padding_idx():
     np.testing.assert_array_equal(g[[0, 3]], 0.0)
     neg = nn.Embedding(5, 3, padding_idx=-1)
     assert neg.padding_idx == 4
+
+
+# ------------------------------------------------------------------ on a (fake) GPU
+def test_recurrent_layers_on_device_equal_cpu(monkeypatch):
+    from tests import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    x = RNG.standard_normal((2, 5, 3))
+    for cls in (nn.RNN, nn.LSTM, nn.GRU):
+        results = []
+        for device, move in (("cpu", lambda a: a), ("cuda", cupy.asarray)):
+            m = _module(cls, input_size=3, hidden_size=4, num_layers=2, bidirectional=True,
+                        batch_first=True).to(device)  # fmt: skip
+            xs = cr.tensor(move(x), requires_grad=True)
+            out, state = m(xs)
+            h = state[0] if cls is nn.LSTM else state
+            ((out * out).sum() + h.sum()).backward()
+            grads = [cupy.asnumpy(p.grad._data) for p in m.parameters()]
+            results.append([cupy.asnumpy(out._data), cupy.asnumpy(xs.grad._data), *grads])
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

@@ -410,3 +410,29 @@ def test_encoder_layer_gradcheck_parameters(norm_first):
     x = RNG.standard_normal((2, 3, 8))
     w = RNG.standard_normal((2, 3, 8))
     param_gradcheck(layer, lambda m: (m(x) * w).sum())
+
+
+# ------------------------------------------------------------------ on a (fake) GPU
+def test_attention_on_device_equals_cpu(monkeypatch):
+    from tests import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    x = RNG.standard_normal((2, 4, 8))
+    pad = np.array([[False, False, False, True], [False, True, False, False]])
+    blocked = np.triu(np.ones((4, 4), bool), 1)
+    bias = RNG.standard_normal((4, 4))
+    results = []
+    state = _layer(batch_first=True).state_dict()
+    for device, move in (("cpu", lambda a: a), ("cuda", cupy.asarray)):
+        layer = _layer(batch_first=True)
+        layer.load_state_dict(state)
+        layer.to(device)
+        xs = cr.tensor(move(x), requires_grad=True)
+        out = layer(xs, src_mask=blocked, src_key_padding_mask=pad)
+        out = out + F.scaled_dot_product_attention(xs, xs, xs, is_causal=True)
+        out = out + F.scaled_dot_product_attention(xs, xs, xs, attn_mask=bias)
+        (out * out).sum().backward()
+        grads = [cupy.asnumpy(p.grad._data) for p in layer.parameters()]
+        results.append([cupy.asnumpy(out._data), cupy.asnumpy(xs.grad._data), *grads])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

@@ -31,7 +31,7 @@ from ..autodiff import state
 from ..backend import namespace_of, register_raw
 from ..tensor import Tensor, _leaf, record
 from .define import apply, define, raw, xp_of
-from .shape import _brief, _operand
+from .shape import _brief, _operand, getitem, reshape
 from .shape import scatter_add as _scatter_add_at
 
 __all__ = [
@@ -265,8 +265,6 @@ def gather(
 
 
 def _reshape_1(x: Any) -> Any:
-    from .shape import reshape
-
     return reshape(x, (1,))
 
 
@@ -297,8 +295,6 @@ def take_along_axis(arr: Any, indices: Any, axis: Any = -1, *, dim: Any = None) 
             raise ValueError(
                 f"{op}: with axis=None, indices must be 1-d, got shape {tuple(idx.shape)}"
             )
-        from .shape import reshape
-
         x = reshape(x, (-1,))
         axis = 0
     x_shape = _shape_of(x)
@@ -418,8 +414,6 @@ def _prepare_scatter(op: str, input: Any, dim: Any, index: Any, src: Any, name: 
                     f"{op}: {name} of shape {s_shape} must have index's number of dimensions "
                     f"and be at least as large as index (shape {tuple(idx.shape)}) on each"
                 )
-            from .shape import getitem
-
             src = getitem(src, tuple(slice(0, m) for m in idx.shape))
     elif isinstance(src, (list, tuple)):
         raise TypeError(f"{op}: {name} must be a tensor or a number, got {type(src).__name__}")
@@ -503,8 +497,6 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, *, dim: Any =
     shape0 = _shape_of(x)
     flat = axis is None
     if flat:
-        from .shape import reshape
-
         x = reshape(x, (-1,))
         axis = 0
     x_shape = _shape_of(x)

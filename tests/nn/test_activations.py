@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import expit, log_expit
 
 import chainrule as cr
@@ -279,3 +281,39 @@ def test_errors_name_the_operation():
     with pytest.raises(ValueError, match=r"hardtanh: min_val \(2.0\) must not exceed"):
         F.hardtanh(cr.zeros(2), 2.0, 1.0)
     assert math.isclose(F.selu(cr.tensor(1.0, dtype=np.float64)).item(), SELU_SCALE)
+
+
+# ------------------------------------------------------------------------ properties
+_arrays = st.integers(1, 4).flatmap(
+    lambda n: st.lists(st.floats(-20, 20, allow_nan=False), min_size=n * 3, max_size=n * 3).map(
+        lambda v: np.array(v).reshape(-1, 3)
+    )
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_arrays)
+def test_identities_between_activations(x):
+    t = cr.tensor(x)
+    np.testing.assert_allclose(F.hardswish(t).numpy(), x * F.hardsigmoid(t).numpy(), atol=1e-12)
+    np.testing.assert_allclose(F.silu(t).numpy(), x * expit(x), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(F.relu6(t).numpy(), F.hardtanh(t, 0.0, 6.0).numpy())
+    np.testing.assert_allclose(F.celu(t, 1.0).numpy(), F.elu(t).numpy(), rtol=1e-12)
+    sm = F.softmin(t, dim=1).numpy()
+    np.testing.assert_allclose(sm.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(sm, F.softmax(-t, dim=1).numpy(), rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_arrays)
+def test_normalize_gives_unit_rows_and_cosine_is_their_dot(x):
+    t = cr.tensor(x)
+    n = F.normalize(t).numpy()
+    norms = np.linalg.norm(x, axis=1)
+    np.testing.assert_allclose(np.linalg.norm(n, axis=1)[norms > 1e-6], 1.0, rtol=1e-12)
+    y = x[::-1].copy()
+    cos = F.cosine_similarity(t, cr.tensor(y)).numpy()
+    big = (norms > 1e-6) & (np.linalg.norm(y, axis=1) > 1e-6)
+    np.testing.assert_allclose(cos[big], (n * F.normalize(cr.tensor(y)).numpy()).sum(1)[big],
+                               rtol=1e-10, atol=1e-12)  # fmt: skip
+    assert np.all(np.abs(cos) <= 1 + 1e-12)

@@ -1096,6 +1096,9 @@ def _d_logcumsumexp(xp: Any, g: Any, out: Any, x: Any, axis: int | None) -> Any:
     if axis is None:
         return _d_logcumsumexp(xp, g, out, x.reshape(-1), 0).reshape(x.shape)
     lowest = float(np.finfo(raw(out).dtype).min)  # not -inf: keeps -inf - -inf out
+    # A prefix of -inf has out = -inf: shifted by 0 instead, its elements' exp(x_i - out_j)
+    # terms are exp(-inf) = 0 (as logsumexp's gradient for an all -inf slice), not NaN.
+    out = xp.where(out == -_INF, 0, out)
 
     def part(mask: Any, magnitude: Any) -> Any:
         log_g = xp.where(mask, xp.log(xp.where(mask, magnitude, 1)), lowest)

@@ -275,6 +275,23 @@ def test_logcumsumexp_is_stable_for_large_and_spread_values():
     assert f32.dtype == np.float32
 
 
+def test_logcumsumexp_with_a_leading_run_of_minus_infinity():
+    v = np.array([-np.inf, -np.inf, 0.0, 1.0])
+    x = cr.tensor(v, requires_grad=True)
+    with np.errstate(all="raise"):
+        out = cr.logcumsumexp(x, dim=0)
+    np.testing.assert_allclose(out.numpy(), [-np.inf, -np.inf, 0.0, np.log1p(np.e)], rtol=1e-15)
+    (out[2:] * cr.tensor(np.array([2.0, -1.0]))).sum().backward()
+    e = np.exp(1.0)
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0, 2.0 - 1 / (1 + e), -e / (1 + e)],
+                               rtol=1e-14)  # fmt: skip
+    x.grad = None
+    out = cr.logcumsumexp(x, dim=0)
+    with np.errstate(divide="raise", invalid="raise"):
+        out.sum().backward()  # the -inf outputs' own gradient flows nowhere: zeros, no NaN
+    assert np.isfinite(x.grad.numpy()).all() and x.grad.numpy()[:2].tolist() == [0.0, 0.0]
+
+
 # --------------------------------------------------------------------------- median
 def _lower_median(v, axis=None):
     v = np.asarray(v)

@@ -19,7 +19,10 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import numpy as np
+
 from ..ops.conv import _operand
+from ..ops.define import xp_of
 from ..ops.shape import getitem
 from ..ops.shape import pad as _pad_axes
 from ..tensor import Tensor, _leaf
@@ -117,7 +120,16 @@ def pad(x: Any, pad: Any, mode: str = "constant", value: float | None = None) ->
             )
     if not any(b or a for b, a in pairs):
         return t
-    return _pad_axes(t, tuple(pairs), mode=_MODES[mode])
+    # One gather for all padded axes: per axis, the source of each output position (NumPy's
+    # own padding of 0..n-1), broadcast against the others like numpy.ix_. A copied element's
+    # gradient sums over its copies.
+    xp = xp_of(xd)
+    first = next(i for i, (b, a) in enumerate(pairs) if b or a)
+    index: list[Any] = [slice(None)] * first
+    for axis in range(first, len(shape)):
+        src = np.pad(np.arange(shape[axis]), pairs[axis], mode=_MODES[mode])
+        index.append(xp.asarray(src.reshape((-1,) + (1,) * (len(shape) - 1 - axis))))
+    return getitem(t, tuple(index))
 
 
 class _PadNd(Module):

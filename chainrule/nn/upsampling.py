@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..ops.conv import _adaptive_matrix, _operand
+from ..ops.define import xp_of
 from ..ops.linalg import matmul
 from ..ops.shape import getitem, reshape
 from ..tensor import Tensor, _leaf
@@ -174,11 +175,12 @@ def interpolate(
     if any(o < 1 for o in out):
         raise ValueError(f"{op}: the output size {out} must be positive (input of shape {shape})")
     t = x if isinstance(x, Tensor) else _leaf(xd)
+    xp = xp_of(xd)  # the indices and matrices are made with NumPy; a GPU input needs copies
     if mode in ("nearest", "nearest-exact"):
         index: list[Any] = [slice(None), slice(None)]
         for i, (n, o, s) in enumerate(zip(spatial, out, scales)):
             src = _nearest_index(n, o, s, mode == "nearest-exact")
-            index.append(src.reshape((-1,) + (1,) * (nd - 1 - i)))
+            index.append(xp.asarray(src.reshape((-1,) + (1,) * (nd - 1 - i))))
         return getitem(t, tuple(index))
     cur = shape
     for i, (n, o, s) in enumerate(zip(spatial, out, scales)):
@@ -189,7 +191,7 @@ def interpolate(
         if n == o and np.array_equal(a, np.eye(n)):
             continue  # this axis is unchanged
         axis = i - nd
-        t = _along(t, a, axis, cur)
+        t = _along(t, xp.asarray(a), axis, cur)
         cur = tuple(t.shape)
     return t
 

@@ -747,8 +747,9 @@ def adaptive_avg_pool2d(x: Any, output_size: Any) -> Tensor:
         return avg_pool2d(x, (h // oh, w // ow))
     from .linalg import matmul
 
-    ph = _adaptive_matrix(h, oh, xd.dtype)
-    pw = _adaptive_matrix(w, ow, xd.dtype)
+    xp = xp_of(xd)  # the matrices are made with NumPy; a GPU input needs copies
+    ph = xp.asarray(_adaptive_matrix(h, oh, xd.dtype))
+    pw = xp.asarray(_adaptive_matrix(w, ow, xd.dtype))
     return matmul(matmul(ph, x), pw.T)
 
 

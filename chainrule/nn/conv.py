@@ -111,10 +111,12 @@ class _ConvNd(Module):
         else:
             self.padding = _tuple(padding, nd, "padding", op, 0)
         self.output_padding = _tuple(output_padding, nd, "output_padding", op, 0)
-        if self.transposed and any(q >= s for q, s in zip(self.output_padding, self.stride)):
+        if self.transposed and any(
+            q >= max(s, d) for q, s, d in zip(self.output_padding, self.stride, self.dilation)
+        ):
             raise ValueError(
                 f"{op}: output_padding {self.output_padding} must be smaller than stride "
-                f"{self.stride}"
+                f"{self.stride} or dilation {self.dilation}"
             )
         self.padding_mode = padding_mode
         dt = _float_dtype(dtype, op)

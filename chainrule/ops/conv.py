@@ -1030,10 +1030,10 @@ def _transposed_shape(
     for axis, (n, k, s, p, q, d) in enumerate(
         zip(shape[2:], kernel, stride, padding, output_padding, dilation)
     ):
-        if q >= s:
+        if q >= max(s, d):
             raise ValueError(
                 f"{op}: output_padding {output_padding} must be smaller than stride {stride} "
-                f"along {names[axis]}"
+                f"or dilation {dilation} along {names[axis]} (as in PyTorch)"
             )
         size = (n - 1) * s - 2 * p + d * (k - 1) + q + 1
         if size < 1:
@@ -1073,7 +1073,8 @@ def conv_transpose2d(
     padding : int or pair of ints
         ``dilation * (k - 1) - padding`` zeros are effectively added around ``x``.
     output_padding : int or pair of ints
-        Extra rows/columns at the bottom/right of the output, smaller than the stride.
+        Extra rows/columns at the bottom/right of the output, smaller than the stride or the
+        dilation.
     groups : int
 
     Returns
@@ -1108,19 +1109,31 @@ def _conv_transpose(
     outpad = _ntuple(output_padding, nd, "output_padding", op, 0)
     kernel = tuple(wd.shape[2:])
     shape = _transposed_shape(op, xd.shape, o, kernel, stride_, pad, outpad, dilation_)
+    # The conv2d this is the input gradient of must map the output's size back to x's, or
+    # its own rules would not fit. output_padding rows are rows that conv2d's last window
+    # skips: that conv2d pads (p, p + s - 1 - q) (at most p), and rows past even its window
+    # (q > p + s - 1, reachable when dilation > stride) are zeros added afterwards.
+    pads, extra = [], []
+    for p, s, q in zip(pad, stride_, outpad):
+        after = min(p, p + s - 1 - q)
+        pads.append((p, max(after, 0)))
+        extra.append(max(-after, 0))
+    inner = (*shape[:2], *(n - e for n, e in zip(shape[2:], extra)))
     xt, wt = _tensor(x, xd), _tensor(weight, wd)
     if nd == 1:  # on a unit height
         n, c, length = xd.shape
         xt = reshape(xt, (n, c, 1, length))
         wt = reshape(wt, (*wd.shape[:2], 1, kernel[0]))
-        cfg = ((1, stride_[0]), ((0, 0), (pad[0], pad[0])), (1, dilation_[0]), groups)
-        shape4 = (n, o, 1, shape[2])
+        cfg = ((1, stride_[0]), ((0, 0), pads[0]), (1, dilation_[0]), groups)
+        inner4 = (n, o, 1, inner[2])
     else:
-        cfg = (stride_, ((pad[0], pad[0]), (pad[1], pad[1])), dilation_, groups)
-        shape4 = shape
-    out = apply(_conv_input_grad, _conv2d_input_grad_forward, (xt, wt), (shape4, cfg))
+        cfg = (stride_, (pads[0], pads[1]), dilation_, groups)
+        inner4 = inner
+    out = apply(_conv_input_grad, _conv2d_input_grad_forward, (xt, wt), (inner4, cfg))
     if nd == 1:
-        out = reshape(out, shape)
+        out = reshape(out, inner)
+    if any(extra):
+        out = _pad_axes(out, ((0, 0), (0, 0), *((0, e) for e in extra)))
     if bd is not None:
         out = out + reshape(_tensor(bias, bd), (o,) + (1,) * nd)
     return out

@@ -231,6 +231,11 @@ CONVT2D_CASES = [
     ((2, 2, 3, 4), (2, 2, 3, 3), 2, 1, 1, 1, 1, True),
     ((1, 4, 3, 3), (4, 1, 3, 2), (2, 3), (1, 0), (0, 2), 2, 1, False),  # groups
     ((1, 3, 3, 3), (3, 1, 2, 2), 1, 0, 0, 3, 2, True),  # depthwise, dilated
+    # output_padding >= stride, allowed below the dilation (as PyTorch): the rows past the
+    # last window are zeros (plus the bias), or are still reached through the padding.
+    ((1, 2, 3, 3), (2, 2, 2, 2), 1, 0, 2, 1, 3, True),
+    ((1, 2, 3, 4), (2, 1, 3, 2), (1, 2), (1, 0), (1, 2), 1, (2, 3), True),
+    ((1, 2, 3, 3), (2, 2, 3, 3), 2, 2, 2, 1, 3, False),
 ]
 
 
@@ -264,6 +269,7 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d():
 @pytest.mark.parametrize(("xs", "ws", "s", "p", "op", "g", "d"), [
     ((2, 2, 5), (2, 3, 3), 1, 0, 0, 1, 1),
     ((1, 4, 4), (4, 1, 2), 3, 1, 2, 2, 2),
+    ((1, 2, 4), (2, 2, 3), 1, 1, 2, 1, 3),  # output_padding past the stride, below dilation
 ])  # fmt: skip
 def test_conv_transpose1d_matches_loops_and_gradchecks(xs, ws, s, p, op, g, d):
     x, w, b = arr(18, *xs), arr(19, *ws), arr(20, ws[1] * g)
@@ -495,7 +501,8 @@ def test_new_primitives_are_registered_with_formulas():
      "(3, 2, 2, 2) expects 3"),
     (lambda: conv_transpose2d(np.zeros((1, 2, 3, 3)), np.zeros((2, 2, 2, 2)), stride=2,
                               output_padding=2), ValueError,
-     "conv_transpose2d: output_padding (2, 2) must be smaller than stride (2, 2)"),
+     "conv_transpose2d: output_padding (2, 2) must be smaller than stride (2, 2) or dilation "
+     "(1, 1) along H (as in PyTorch)"),
     (lambda: conv_transpose2d(np.zeros((1, 2, 1, 1)), np.zeros((2, 2, 1, 1)), padding=1),
      ValueError, "gives an output of size -1 along H"),
     (lambda: conv_transpose1d(np.zeros((1, 2, 3), np.int64), np.zeros((2, 2, 2))), TypeError,

@@ -14,6 +14,8 @@ tensor([12.])
 
 from __future__ import annotations
 
+import numpy as _np
+
 from . import data, io, linalg, nn, optim, random
 from .autodiff import (
     detect_anomaly,
@@ -29,19 +31,26 @@ from .backend import get_default_dtype, set_default_dtype
 from .explain import explain
 from .ops import *  # noqa: F403
 from .ops import __all__ as _ops_all
+from .ops import cat
+from .random import manual_seed
 from .tensor import (
     Tensor,
     arange,
     as_tensor,
     empty,
     eye,
+    from_numpy,
     full,
     full_like,
     linspace,
+    normal,
     ones,
     ones_like,
     rand,
+    rand_like,
+    randint,
     randn,
+    randn_like,
     tensor,
     zeros,
     zeros_like,
@@ -49,6 +58,20 @@ from .tensor import (
 from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 
 __version__ = "0.1.0"
+
+# PyTorch's dtype names, as NumPy dtypes (cr.float32 == np.float32). The ones that shadow
+# Python's builtins (float, int, bool) are attributes only, not exported by `import *`.
+float16 = half = _np.dtype(_np.float16)
+float32 = _np.dtype(_np.float32)
+float64 = double = _np.dtype(_np.float64)
+int8 = _np.dtype(_np.int8)
+int16 = short = _np.dtype(_np.int16)
+int32 = _np.dtype(_np.int32)
+int64 = long = _np.dtype(_np.int64)
+uint8 = _np.dtype(_np.uint8)
+float = float32  # noqa: A001
+int = int32  # noqa: A001
+bool = _np.dtype(_np.bool_)  # noqa: A001
 
 __all__ = [
     "data", "io", "linalg", "optim",
@@ -58,4 +81,6 @@ __all__ = [
     "is_anomaly_enabled", "inference_mode", "is_inference_mode_enabled", "get_default_dtype",
     "set_default_dtype", "__version__",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "explain",
+    "cat", "from_numpy", "manual_seed", "rand_like", "randn_like", "randint", "normal",
+    "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
 ] + [n for n in _ops_all if n != "primitive_table"]  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["seed", "get_generator", "get_state", "set_state", "resolve"]
+__all__ = ["seed", "manual_seed", "get_generator", "get_state", "set_state", "resolve"]
 
 _generator = np.random.default_rng()
 
@@ -82,3 +82,17 @@ def resolve(generator: np.random.Generator | int | None) -> np.random.Generator:
     raise TypeError(
         f"random: expected a numpy.random.Generator, an int seed or None, got {type(generator)!r}"
     )
+
+
+def manual_seed(n: int) -> np.random.Generator:
+    """PyTorch's spelling of :func:`seed`; returns the new global generator.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> g = cr.manual_seed(0)
+    >>> g is get_generator()
+    True
+    """
+    seed(n)
+    return _generator

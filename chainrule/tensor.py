@@ -6,6 +6,8 @@ Operators and math methods (``+``, ``@``, ``.sum()``, ``.exp()``...) are attache
 
 from __future__ import annotations
 
+import inspect
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +34,11 @@ __all__ = [
     "eye",
     "rand",
     "randn",
+    "from_numpy",
+    "rand_like",
+    "randn_like",
+    "randint",
+    "normal",
 ]
 
 _ndarray = np.ndarray
@@ -129,8 +136,17 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        """The number of elements."""
-        return self._data.size
+        """The number of elements; also callable as PyTorch's ``t.size()`` (the shape) and
+        ``t.size(d)``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> t = cr.ones(2, 3)
+        >>> t.size, t.size(), t.size(-1)
+        (6, (2, 3), 3)
+        """
+        return _Size.of(self._data)
 
     @property
     def dtype(self) -> np.dtype:
@@ -1011,3 +1027,628 @@ def randn(
     gen = _random.resolve(generator)
     arr = gen.standard_normal(_shape_arg(shape, "randn")).astype(dt, copy=False)
     return _new_leaf(arr, requires_grad, "randn")
+
+
+# ------------------------------------------------------------------ PyTorch spellings
+# Where NumPy and PyTorch disagree about a Tensor method, one rule decides (the table is in
+# docs/numpy_vs_pytorch.md): called with `dim=`, or with a positional int where PyTorch takes a
+# dim, the method follows PyTorch (`x.max(1)` is `(values, indices)`, `x.var(0)` is unbiased);
+# called with `axis=` (or nothing) it follows NumPy. Module-level functions follow NumPy
+# except when given `dim=`.
+
+#: chainrule.ops, set by :func:`bind_methods` (ops is built on top of this module).
+_ops: Any = None
+
+
+class _Size(int):
+    """``t.size``: the number of elements as an int (NumPy's ``size``) that can also be called
+    as PyTorch's ``t.size()`` (the shape) or ``t.size(d)`` (the length of dimension ``d``)."""
+
+    shape: tuple[int, ...]
+
+    @staticmethod
+    def of(data: Any) -> _Size:
+        s = _Size(data.size)
+        s.shape = data.shape
+        return s
+
+    def __call__(self, dim: int | None = None) -> Any:
+        shape = self.shape
+        if dim is None:
+            return shape
+        try:
+            return shape[operator.index(dim)]
+        except (IndexError, TypeError):
+            raise IndexError(
+                f"size: dimension {dim!r} is out of range for a tensor of shape {shape}"
+            ) from None
+
+
+def _torch_names(kwargs: dict[str, Any], op: str) -> dict[str, Any]:
+    """``kwargs`` with PyTorch's ``dim``/``keepdim`` renamed to NumPy's ``axis``/``keepdims``."""
+    for torch_name, np_name in (("dim", "axis"), ("keepdim", "keepdims")):
+        if torch_name in kwargs:
+            if np_name in kwargs:
+                raise TypeError(f"{op}: got both {torch_name}= and {np_name}=; pass one of them")
+            kwargs[np_name] = kwargs.pop(torch_name)
+    return kwargs
+
+
+def with_dim(func: Any) -> Any:
+    """``func`` (a function taking ``axis``/``keepdims``) taking PyTorch's ``dim``/``keepdim``
+    as well; over ``dim`` 0 or -1 of a 0-d tensor a reduction returns what PyTorch does.
+
+    Functions that already take ``dim``, or take no axis, are returned as they are.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(2, 3).sum(dim=1, keepdim=True).shape
+    (2, 1)
+    >>> cr.tensor(4.0).sum(0).item()
+    4.0
+    """
+    try:
+        params = list(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        return func
+    if "dim" in params or not ("axis" in params or "keepdims" in params):
+        return func
+    name = func.__name__
+    zero_d = func.__module__.endswith(".reduce") or name == "squeeze"
+    axis_at = params.index("axis") - 1 if "axis" in params else -1
+
+    def wrapper(x: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            kwargs = _torch_names(kwargs, name)
+        if zero_d and getattr(x, "ndim", None) == 0:
+            return _zero_d(func, x, axis_at, args, kwargs)
+        return func(x, *args, **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = func.__doc__
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _zero_d(func: Any, x: Any, axis_at: int, args: tuple, kwargs: dict[str, Any]) -> Any:
+    """A reduction of a 0-d tensor over dim 0 or -1, as PyTorch: over its one value."""
+    axis = args[axis_at] if 0 <= axis_at < len(args) else kwargs.get("axis")
+    if axis.__class__ is not int or axis not in (0, -1):
+        return func(x, *args, **kwargs)  # no axis, or one the function will judge
+    if "axis" in kwargs:
+        kwargs = {**kwargs, "axis": 0}
+    else:
+        args = args[:axis_at] + (0,) + args[axis_at + 1 :]
+    out = func(_ops.reshape(x, (1,)), *args, **kwargs)
+    if isinstance(out, tuple):
+        return type(out)(*(_ops.reshape(o, ()) for o in out))
+    return _ops.reshape(out, ())
+
+
+def _is_dim(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _extreme(name: str, method: bool) -> Any:
+    """``max``/``min``: PyTorch's ``(values, indices)`` when given ``dim=`` (or, for the
+    method, a positional int), PyTorch's elementwise form when given a tensor, else NumPy's."""
+    reduce_func = getattr(_ops.reduce, name)
+    pair = _ops.maximum if name == "max" else _ops.minimum
+
+    def extreme(x: Any, *args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], Tensor):
+            return pair(x, args[0], *args[1:], **kwargs)  # torch.max(a, b)
+        if "dim" in kwargs or (method and args and _is_dim(args[0])):
+            dim = kwargs.pop("dim") if "dim" in kwargs else args[0]
+            rest = args[1:] if "dim" not in kwargs and args and _is_dim(args[0]) else args
+            keepdim = kwargs.pop("keepdim", kwargs.pop("keepdims", rest[0] if rest else False))
+            if kwargs or len(rest) > 1:
+                raise TypeError(f"{name}: unexpected arguments {kwargs or rest[1:]} with dim")
+            return _values_indices(x, dim, bool(keepdim), name)
+        if kwargs:
+            kwargs = _torch_names(kwargs, name)
+        return reduce_func(x, *args, **kwargs)
+
+    extreme.__name__ = extreme.__qualname__ = name
+    extreme.__doc__ = reduce_func.__doc__
+    return extreme
+
+
+def _values_indices(x: Any, dim: Any, keepdim: bool, name: str) -> Any:
+    """PyTorch's ``max(dim)``/``min(dim)``: the extreme values, differentiable (the gradient
+    goes to the chosen element, as in PyTorch), and their int64 indices (first on ties)."""
+    ops = _ops
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    if x._data.ndim == 0:
+        if not _is_dim(dim) or dim not in (0, -1):
+            raise IndexError(f"{name}: dim {dim!r} is out of range for a 0-d tensor")
+        x1 = ops.reshape(x, (1,))
+        v, i = _values_indices(x1, 0, False, name)
+        return ops.ValuesIndices(v, i)
+    idx = (ops.argmax if name == "max" else ops.argmin)(x, axis=dim, keepdims=True)
+    values = ops.take_along_axis(x, idx, axis=dim)
+    if not keepdim:
+        values, idx = ops.squeeze(values, dim), ops.squeeze(idx, dim)
+    return ops.ValuesIndices(values, idx)
+
+
+def _spread(name: str, method: bool) -> Any:
+    """``var``/``std``: PyTorch's unbiased default (``correction=1``) when given ``dim=`` (or,
+    for the method, a positional int) and no ``ddof``/``correction``/``unbiased``; NumPy's
+    ``ddof=0`` default otherwise."""
+    reduce_func = getattr(_ops.reduce, name)
+
+    def spread(x: Any, *args: Any, **kwargs: Any) -> Any:
+        torch_style = "dim" in kwargs or (method and args and _is_dim(args[0]))
+        if kwargs:
+            kwargs = _torch_names(kwargs, name)
+        if torch_style:
+            if len(args) > 1:
+                raise TypeError(
+                    f"{name}: with a dim, pass the other arguments by keyword "
+                    "(correction=, unbiased=, keepdim=)"
+                )
+            if not {"ddof", "correction", "unbiased"} & kwargs.keys():
+                kwargs["correction"] = 1
+        return reduce_func(x, *args, **kwargs)
+
+    spread.__name__ = spread.__qualname__ = name
+    spread.__doc__ = reduce_func.__doc__
+    return spread
+
+
+def _transpose(self: Tensor, *axes: Any) -> Tensor:
+    # PyTorch's x.transpose(d0, d1) swaps two dims; NumPy's reads the ints as a permutation.
+    # They agree on x.transpose(1, 0) of a matrix; two valid dims follow PyTorch.
+    nd = self._data.ndim
+    if len(axes) == 2 and all(_is_dim(a) and -nd <= a < nd for a in axes):
+        return _ops.swapaxes(self, axes[0], axes[1])
+    return _numpy_transpose(self, *axes)
+
+
+_numpy_transpose: Any = None
+
+
+def _view(self: Tensor, *shape: Any) -> Tensor:
+    """The tensor with a new shape, PyTorch's ``view`` (here :func:`reshape`: a copy when the
+    array cannot be viewed).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(2, 3).view(-1).shape
+    (6,)
+    """
+    return _ops.reshape(self, *shape)
+
+
+def _unsqueeze(self: Tensor, dim: int) -> Tensor:
+    """A new axis of length 1 at ``dim``, PyTorch's ``unsqueeze`` (NumPy's ``expand_dims``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(3).unsqueeze(-1).shape
+    (3, 1)
+    """
+    return _ops.expand_dims(self, dim)
+
+
+def _flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """The dims ``start_dim..end_dim`` (inclusive) merged into one, as ``torch.flatten``; all of
+    them by default (a 1-d result; a 0-d tensor becomes shape ``(1,)``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(2, 3, 4).flatten(1).shape
+    (2, 12)
+    """
+    shape = self._data.shape
+    nd = max(len(shape), 1)
+    lo, hi = start_dim, end_dim
+    if not (_is_dim(lo) and _is_dim(hi) and -nd <= lo < nd and -nd <= hi < nd):
+        raise IndexError(
+            f"flatten: start_dim {start_dim!r} and end_dim {end_dim!r} must be dims of a "
+            f"tensor of shape {shape}"
+        )
+    lo, hi = lo % nd, hi % nd
+    if lo > hi:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    if not shape:
+        return _ops.reshape(self, (1,))
+    return _ops.reshape(self, shape[:lo] + (-1,) + shape[hi + 1 :] if shape else (1,))
+
+
+def _ravel(self: Tensor) -> Tensor:
+    """The elements as a 1-d tensor.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(2, 3).ravel().shape
+    (6,)
+    """
+    return _ops.reshape(self, (-1,))
+
+
+def _expand(self: Tensor, *sizes: Any) -> Tensor:
+    """Broadcast to ``sizes`` (PyTorch's ``expand``; -1 keeps a dimension's length).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(3, 1).expand(-1, 4).shape
+    (3, 4)
+    """
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    shape = self._data.shape
+    lead = len(sizes) - len(shape)
+    if lead < 0:
+        raise ValueError(
+            f"expand: {len(sizes)} sizes {sizes} for a tensor of shape {shape}; give at least "
+            f"{len(shape)}"
+        )
+    target = tuple(shape[i - lead] if (n == -1 and i >= lead) else n for i, n in enumerate(sizes))
+    return _ops.broadcast_to(self, target)
+
+
+def _mT(self: Tensor) -> Tensor:  # noqa: N802 - PyTorch's name
+    if self._data.ndim < 2:
+        raise ValueError(f"mT: needs a tensor of at least 2 dims, got shape {self.shape}")
+    return _ops.swapaxes(self, -2, -1)
+
+
+def _clone(self: Tensor) -> Tensor:
+    """A copy of the tensor's values that stays in the graph (the gradient passes through).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.ones(2, requires_grad=True)
+    >>> y = x.clone(); y.requires_grad, y.data is x.data
+    (True, False)
+    """
+    return _ops.clone(self)
+
+
+def _numel(self: Tensor) -> int:
+    """The number of elements (PyTorch's ``numel()``; ``t.size`` as NumPy spells it).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(2, 3).numel()
+    6
+    """
+    return int(self._data.size)
+
+
+def _dim(self: Tensor) -> int:
+    """The number of dimensions (PyTorch's ``dim()``; ``t.ndim``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(2, 3).dim()
+    2
+    """
+    return self._data.ndim
+
+
+def _to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """A tensor on another device and/or of another dtype, as PyTorch's ``to``:
+    ``t.to("cpu")``, ``t.to(cr.float64)``, ``t.to("cuda", cr.float32)``, ``t.to(other)``
+    (``other``'s device and dtype), ``t.to(device=..., dtype=...)``. Returns ``t`` itself when
+    nothing changes. A dtype change is recorded (differentiable between floating dtypes); a
+    device change is not, so it is refused for a tensor whose operations are recorded.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(2).to(cr.float64).dtype
+    dtype('float64')
+    >>> t = cr.ones(2); t.to("cpu") is t
+    True
+    """
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("copy", None), kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        elif isinstance(a, str):
+            device = a
+        else:
+            dtype = a
+    out = self
+    if dtype is not None:
+        dt = _resolve_dtype(dtype, "to")
+        if dt != self._data.dtype:
+            out = _ops.astype(self, dt)
+    if device is not None:
+        from .backend import on_device, parse_device
+
+        kind, _ = parse_device(device, "to")
+        if kind != out.device or kind == "cuda":
+            if kind == out.device == "cuda" and parse_device(device, "to")[1] == int(
+                out._data.device.id
+            ):
+                return out
+            if out._rg and state.grad_enabled:
+                raise RuntimeError(
+                    f"to: moving a tensor that requires grad from {out.device} to {device} is "
+                    "not recorded; move the inputs and the model before computing, or "
+                    ".detach() the tensor"
+                )
+            if kind == "cpu":
+                return _leaf(out.numpy())
+            context, move = on_device(device, "to")
+            with context:
+                return _leaf(move(out._data))
+    return out
+
+
+def _cpu(self: Tensor) -> Tensor:
+    """The tensor on the host (itself when it already is), as PyTorch's ``cpu()``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> t = cr.ones(2); t.cpu() is t
+    True
+    """
+    return _to(self, "cpu")
+
+
+def _cast(name: str, dtype: Any) -> Any:
+    dt = np.dtype(dtype)
+
+    def cast(self: Tensor) -> Tensor:
+        return self if self._data.dtype == dt else _ops.astype(self, dt)
+
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = f"""The tensor as {dt} (itself if it already is), PyTorch's ``{name}()``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tensor([1.5]).{name}().dtype
+    dtype('{dt}')
+    """
+    return cast
+
+
+def _type_as(self: Tensor, other: Tensor) -> Tensor:
+    """The tensor cast to ``other``'s dtype.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tensor([1, 2]).type_as(cr.ones(1)).dtype
+    dtype('float32')
+    """
+    return _to(self, dtype=other.dtype)
+
+
+def _new_factory(name: str, fill: Any) -> Any:
+    def new(
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        shape = _shape_arg(size, name)
+        dt = self._data.dtype if dtype is None else _resolve_dtype(dtype, name)
+        arr = namespace_of(self._data).full(shape, fill, dtype=dt)
+        out = _new_leaf(arr, requires_grad, name)
+        return out if device is None else _to(out, device)
+
+    new.__name__ = new.__qualname__ = name
+    new.__doc__ = f"""A tensor of {fill}s of shape ``size``, with this tensor's dtype and
+    device unless given (PyTorch's ``{name}``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(1, dtype=cr.float64).{name}(2, 3).dtype
+    dtype('float64')
+    """
+    return new
+
+
+def _contiguous(self: Tensor) -> Tensor:
+    """The tensor itself: PyTorch's layout call, nothing to do here.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> t = cr.ones(2); t.contiguous() is t
+    True
+    """
+    return self
+
+
+def _clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Limit the values to ``[min, max]``, PyTorch's ``clamp`` (NumPy's ``clip``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tensor([-1.0, 2.0]).clamp(min=0).tolist()
+    [0.0, 2.0]
+    """
+    return _ops.clip(self, min, max)
+
+
+def bind_methods(ops: Any, families: Sequence[Any]) -> dict[str, Any]:
+    """Attach the Tensor methods that need :mod:`chainrule.ops`, with PyTorch's spellings;
+    called once, at the end of ``chainrule/ops/__init__.py``. Every family's
+    ``TENSOR_METHODS`` that takes ``axis``/``keepdims`` also takes ``dim``/``keepdim``.
+
+    Returns the module-level functions that change (the same, taking ``dim=``; ``max``/``min``
+    give ``(values, indices)`` and ``var``/``std`` are unbiased when given ``dim=``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> values, indices = cr.tensor([[1.0, 5.0], [3.0, 2.0]]).max(1)
+    >>> values.tolist(), indices.tolist()
+    ([5.0, 3.0], [1, 0])
+    """
+    global _ops, _numpy_transpose
+    _ops = ops
+    _numpy_transpose = Tensor.transpose
+    methods = {
+        "max": _extreme("max", True),
+        "min": _extreme("min", True),
+        "var": _spread("var", True),
+        "std": _spread("std", True),
+        "transpose": _transpose,
+        "view": _view,
+        "unsqueeze": _unsqueeze,
+        "flatten": _flatten,
+        "ravel": _ravel,
+        "expand": _expand,
+        "clone": _clone,
+        "numel": _numel,
+        "dim": _dim,
+        "to": _to,
+        "cpu": _cpu,
+        "type_as": _type_as,
+        "contiguous": _contiguous,
+        "new_zeros": _new_factory("new_zeros", 0),
+        "new_ones": _new_factory("new_ones", 1),
+        "float": _cast("float", np.float32),
+        "double": _cast("double", np.float64),
+        "half": _cast("half", np.float16),
+        "long": _cast("long", np.int64),
+        "int": _cast("int", np.int32),
+        "bool": _cast("bool", np.bool_),
+        "clamp": _clamp,
+    }
+    for family in families:
+        for name in getattr(family, "TENSOR_METHODS", ()):
+            setattr(Tensor, name, with_dim(getattr(family, name)))
+    for name, func in methods.items():
+        setattr(Tensor, name, func)
+    Tensor.mT = property(_mT, doc="The last two dims swapped (PyTorch's ``mT``).")  # type: ignore
+    module_level = {}
+    for family in families:
+        for name in getattr(family, "__all__", ()):
+            func = getattr(family, name)
+            if callable(func) and not isinstance(func, type):
+                wrapped = with_dim(func)
+                if wrapped is not func:
+                    module_level[name] = wrapped
+    module_level.update(
+        cat=module_level.get("concatenate", ops.concatenate),
+        max=_extreme("max", False),
+        min=_extreme("min", False),
+        var=_spread("var", False),
+        std=_spread("std", False),
+    )
+    return module_level
+
+
+# ------------------------------------------------------------- PyTorch's factory names
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory and dtype, as ``torch.from_numpy``.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> a = np.zeros(2)
+    >>> t = cr.from_numpy(a); a[0] = 5.0; t.tolist()
+    [5.0, 0.0]
+    """
+    if type(array) is not _ndarray:
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return _leaf(_as_array(array, None, "from_numpy"))
+
+
+def rand_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) with the shape (and floating dtype) of ``x``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.rand_like(cr.zeros(2, 3)).shape
+    (2, 3)
+    """
+    shape, dt = _like(x, dtype, "rand_like")
+    return rand(*shape, dtype=dt if dt.kind == "f" else None, requires_grad=requires_grad)
+
+
+def randn_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples with the shape (and floating dtype) of ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> cr.randn_like(cr.zeros(2, dtype=np.float64)).dtype
+    dtype('float64')
+    """
+    shape, dt = _like(x, dtype, "randn_like")
+    return randn(*shape, dtype=dt if dt.kind == "f" else None, requires_grad=requires_grad)
+
+
+def randint(
+    low: int,
+    high: int | None = None,
+    size: Any = None,
+    dtype: Any = None,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """Random integers in ``[low, high)`` of shape ``size`` (int64), as ``torch.randint``:
+    ``randint(high, size)`` or ``randint(low, high, size)``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> t = cr.randint(3, 10, (4,))
+    >>> t.dtype, bool(((t.numpy() >= 3) & (t.numpy() < 10)).all())
+    (dtype('int64'), True)
+    """
+    if size is None:
+        if not isinstance(high, (tuple, list)):
+            raise TypeError("randint: give the size, as randint(high, size) or (low, high, size)")
+        low, high, size = 0, low, high
+    dt = _resolve_dtype(dtype, "randint") or np.dtype(np.int64)
+    gen = _random.resolve(generator)
+    shape = _shape_arg((size,), "randint")
+    return _leaf(gen.integers(low, high, shape).astype(dt, copy=False))
+
+
+def normal(
+    mean: Any = 0.0,
+    std: Any = 1.0,
+    size: Any = None,
+    dtype: Any = None,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """Normal samples with ``mean`` and ``std`` (numbers or tensors, broadcast; the shape is
+    theirs, or ``size`` for numbers), as ``torch.normal``. The samples are constants: write
+    ``mean + std * cr.randn(...)`` for a result differentiable in ``mean`` and ``std``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.normal(2.0, 0.5, size=(3,)).shape
+    (3,)
+    """
+    m = mean._data if isinstance(mean, Tensor) else np.asarray(mean)
+    s = std._data if isinstance(std, Tensor) else np.asarray(std)
+    if _recorded(mean) or _recorded(std):
+        raise TypeError(
+            "normal: mean or std requires grad, but samples drawn by normal() are constants; "
+            "write mean + std * cr.randn_like(mean) to differentiate through them"
+        )
+    shape = np.broadcast_shapes(m.shape, s.shape) if size is None else _shape_arg((size,), "")
+    dt = _resolve_dtype(dtype, "normal")
+    if dt is None:
+        tensors = [t.dtype for t in (mean, std) if isinstance(t, Tensor) and t.dtype.kind == "f"]
+        dt = np.result_type(*tensors) if tensors else get_default_dtype()
+    gen = _random.resolve(generator)
+    arr = (m + s * gen.standard_normal(shape)).astype(dt, copy=False)
+    return _leaf(np.asarray(arr))

@@ -9,9 +9,10 @@ Each family module lists in ``TENSOR_METHODS`` the functions that are also Tenso
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from ..tensor import Tensor, full_like, ones_like, zeros_like
+from ..tensor import Tensor, bind_methods, full_like, ones_like, zeros_like
 from . import activation, conv, elementwise, indexing, linalg, nn, reduce, shape, sorting
 from .activation import *  # noqa: F403
 from .conv import *  # noqa: F403
@@ -78,8 +79,20 @@ Tensor.__gt__ = elementwise.greater
 Tensor.__ge__ = elementwise.greater_equal
 Tensor.__eq__ = elementwise.equal  # type: ignore[assignment]
 Tensor.__ne__ = elementwise.not_equal  # type: ignore[assignment]
-Tensor.__and__ = elementwise.logical_and
-Tensor.__rand__ = _reflected(elementwise.logical_and)
-Tensor.__or__ = elementwise.logical_or
-Tensor.__ror__ = _reflected(elementwise.logical_or)
-Tensor.__invert__ = elementwise.logical_not
+# Bitwise on integers, logical on bools, as in NumPy and PyTorch.
+Tensor.__and__ = elementwise.bitwise_and
+Tensor.__rand__ = _reflected(elementwise.bitwise_and)
+Tensor.__or__ = elementwise.bitwise_or
+Tensor.__ror__ = _reflected(elementwise.bitwise_or)
+Tensor.__xor__ = elementwise.bitwise_xor
+Tensor.__rxor__ = _reflected(elementwise.bitwise_xor)
+Tensor.__invert__ = elementwise.bitwise_not
+Tensor.__lshift__ = elementwise.left_shift
+Tensor.__rlshift__ = _reflected(elementwise.left_shift)
+Tensor.__rshift__ = elementwise.right_shift
+Tensor.__rrshift__ = _reflected(elementwise.right_shift)
+
+# PyTorch's spellings: dim=/keepdim= on the methods and functions that take axis=/keepdims=,
+# x.max(1) -> (values, indices), x.view, x.unsqueeze... (see tensor.bind_methods and
+# docs/numpy_vs_pytorch.md).
+globals().update(bind_methods(sys.modules[__name__], _FAMILIES))

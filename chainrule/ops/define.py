@@ -31,8 +31,8 @@ from ..backend import namespace_of, numpy_namespace, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
 
 __all__ = [
-    "unary", "binary", "nondiff", "apply", "raw", "primitive_table", "holds_tensor",
-    "stack_nested",
+    "unary", "binary", "nondiff", "bitwise", "apply", "raw", "primitive_table",
+    "holds_tensor", "stack_nested",
 ]  # fmt: skip
 
 NP = numpy_namespace
@@ -291,6 +291,32 @@ def nondiff(name: str, forward: Callable[..., Any]) -> Callable[..., Tensor]:
 
     op.__name__ = op.__qualname__ = name
     return op
+
+
+def bitwise(name: str) -> Callable[..., Tensor]:
+    """Define the no-gradient integer/bool operation ``xp.<name>`` (``bitwise_and``,
+    ``left_shift``...): bitwise on integers, logical on bools, as in NumPy and PyTorch; other
+    dtypes get an error naming the operation, shapes and dtypes.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> (cr.tensor([12, 10]) & 6).tolist()
+    [4, 2]
+    """
+
+    def forward(xp: Any, *args: Any) -> Any:
+        try:
+            return getattr(xp, name)(*args)
+        except TypeError:
+            shapes = ", ".join(str(tuple(getattr(a, "shape", ()))) for a in args)
+            dtypes = ", ".join(str(getattr(a, "dtype", type(a).__name__)) for a in args)
+            raise TypeError(
+                f"{name}: needs integer or bool tensors, got shapes {shapes} and dtypes "
+                f"{dtypes} (compare first, e.g. (x > 0) & (y > 0), for a logical result)"
+            ) from None
+
+    return nondiff(name, forward)
 
 
 def apply(

@@ -12,14 +12,15 @@ from typing import Any
 import numpy as np
 
 from ..backend import register_raw
-from .define import apply, binary, define, nondiff, raw, unary
+from .define import apply, binary, bitwise, define, nondiff, raw, unary
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "power", "negative", "maximum", "minimum",
     "abs", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu",
     "leaky_relu", "gelu", "softplus", "log_sigmoid", "erf", "clip", "where", "astype",
     "sign", "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
-    "isfinite", "logical_not", "logical_and", "logical_or",
+    "isfinite", "logical_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_not", "left_shift", "right_shift", "clone",
     "floor", "ceil", "trunc", "round", "floor_divide", "remainder", "fmod", "div", "copysign",
     "tan", "arcsin", "arccos", "arctan", "arctan2", "asin", "acos", "atan", "atan2",
     "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "asinh", "acosh", "atanh",
@@ -606,6 +607,16 @@ isfinite = nondiff("isfinite", lambda xp, x: xp.isfinite(x))
 logical_not = nondiff("logical_not", lambda xp, x: xp.logical_not(x))
 logical_and = nondiff("logical_and", lambda xp, x, y: xp.logical_and(x, y))
 logical_or = nondiff("logical_or", lambda xp, x, y: xp.logical_or(x, y))
+# The operators & | ^ ~ << >>: bitwise on integers, logical on bools (NumPy's and PyTorch's).
+bitwise_and = bitwise("bitwise_and")
+bitwise_or = bitwise("bitwise_or")
+bitwise_xor = bitwise("bitwise_xor")
+bitwise_not = bitwise("bitwise_not")
+left_shift = bitwise("left_shift")
+right_shift = bitwise("right_shift")
+
+# A recorded copy (PyTorch's clone): new memory, the gradient passes through unchanged.
+clone = unary("clone", lambda xp, x: x.copy(), lambda xp, g, out, x: g, "g")
 isnan = nondiff("isnan", lambda xp, x: xp.isnan(x))
 isinf = nondiff("isinf", lambda xp, x: xp.isinf(x))
 

@@ -1,0 +1,204 @@
+"""PyTorch's spellings on Tensor and in the package (issue 9): dim=/keepdim=, max(dim) ->
+(values, indices), size(), view, unsqueeze, to, clone, bitwise operators, dtype names..."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.testing import gradcheck, gradgradcheck
+
+A = np.array([[1.0, 5.0, -2.0], [3.0, 2.0, 7.0]])
+
+
+# ------------------------------------------------------------------ max/min with a dim
+def test_max_min_with_a_dim_give_values_and_indices():
+    x = cr.tensor(A)
+    for out in (x.max(1), x.max(dim=1), cr.max(x, dim=1)):
+        values, indices = out
+        np.testing.assert_array_equal(values.numpy(), A.max(1))
+        np.testing.assert_array_equal(indices.numpy(), A.argmax(1))
+        assert out.values is values and out.indices is indices
+        assert indices.dtype == np.int64
+    _, pred = x.min(0)
+    np.testing.assert_array_equal(pred.numpy(), A.argmin(0))
+    v, i = x.max(1, keepdim=True)
+    assert v.shape == (2, 1) and i.shape == (2, 1)
+    v, i = x.min(dim=-1, keepdim=True)
+    np.testing.assert_array_equal(v.numpy(), A.min(-1, keepdims=True))
+
+
+def test_max_min_numpy_forms_stay_numpy():
+    x = cr.tensor(A)
+    np.testing.assert_array_equal(x.max(axis=1).numpy(), A.max(1))
+    np.testing.assert_array_equal(cr.max(x, 1).numpy(), A.max(1))  # module level: NumPy's
+    np.testing.assert_array_equal(cr.min(x, axis=0, keepdim=True).numpy(), A.min(0, keepdims=True))
+    assert x.max().item() == 7.0 and x.min().item() == -2.0
+    np.testing.assert_array_equal(x.max(x * 0).numpy(), np.maximum(A, 0))  # torch.max(a, b)
+    np.testing.assert_array_equal(x.min(cr.zeros(3)).numpy(), np.minimum(A, 0))
+
+
+def test_max_with_a_dim_routes_the_gradient_to_the_chosen_element():
+    x = cr.tensor([[2.0, 2.0, 1.0]], dtype=np.float64, requires_grad=True)
+    x.max(1).values.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[1.0, 0.0, 0.0]])  # PyTorch: the index
+    gradcheck(lambda a: a.max(1).values, A)
+    gradcheck(lambda a: a.min(dim=0, keepdim=True).values, A)
+    gradgradcheck(lambda a: a.max(0).values ** 2, A)
+
+
+def test_max_of_a_0d_tensor_over_dim_0():
+    values, indices = cr.tensor(3.0).max(0)
+    assert values.item() == 3.0 and indices.item() == 0 and values.shape == ()
+    with pytest.raises(IndexError, match=r"max: dim 1 is out of range for a 0-d tensor"):
+        cr.tensor(3.0).max(dim=1)
+
+
+# ------------------------------------------------------------- dim= and keepdim= at large
+@pytest.mark.parametrize("name", ["sum", "mean", "prod", "logsumexp", "argmax", "argmin"])
+def test_reductions_take_dim_and_keepdim(name):
+    x = cr.tensor(A)
+    ref = getattr(cr, name)(x, axis=1, keepdims=True).numpy()
+    np.testing.assert_allclose(getattr(x, name)(dim=1, keepdim=True).numpy(), ref)
+    np.testing.assert_allclose(getattr(cr, name)(x, dim=1, keepdim=True).numpy(), ref)
+    with pytest.raises(TypeError, match=f"{name}: got both dim= and axis="):
+        getattr(x, name)(dim=1, axis=1)
+
+
+def test_softmax_cumsum_squeeze_take_dim():
+    x = cr.tensor(A)
+    np.testing.assert_allclose(x.softmax(dim=0).numpy(), cr.softmax(x, axis=0).numpy())
+    np.testing.assert_allclose(x.cumsum(dim=1).numpy(), np.cumsum(A, 1), rtol=1e-6)
+    assert cr.ones(2, 1).squeeze(dim=1).shape == (2,)
+
+
+def test_reductions_over_dim_0_of_a_0d_tensor_work_as_in_pytorch():
+    t = cr.tensor(4.0, dtype=np.float64, requires_grad=True)
+    for out in (t.sum(0), t.sum(dim=-1, keepdim=True), t.mean(0), t.cumsum(0), t.squeeze(0)):
+        assert out.shape == () and out.item() == 4.0
+    assert t.softmax(dim=0).item() == 1.0 and t.argmax(0).item() == 0
+    t.sum(dim=0).backward()
+    assert t.grad.item() == 1.0
+    with pytest.raises(ValueError, match=r"sum: axis 1 is out of bounds"):
+        t.sum(1)
+
+
+def test_var_std_follow_pytorch_with_a_dim_and_numpy_with_an_axis():
+    x = cr.tensor(A)
+    np.testing.assert_allclose(x.var(1).numpy(), A.var(1, ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(x.std(dim=0).numpy(), A.std(0, ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(cr.var(x, dim=0).numpy(), A.var(0, ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(x.var(axis=1).numpy(), A.var(1), rtol=1e-12)
+    np.testing.assert_allclose(cr.var(x, 1).numpy(), A.var(1), rtol=1e-12)
+    np.testing.assert_allclose(x.var().numpy(), A.var(), rtol=1e-12)  # no dim: NumPy's
+    np.testing.assert_allclose(x.std(1, unbiased=False).numpy(), A.std(1), rtol=1e-12)
+    v = x.var(dim=1, correction=0, keepdim=True)
+    np.testing.assert_allclose(v.numpy(), A.var(1, keepdims=True), rtol=1e-12)
+    with pytest.raises(TypeError, match=r"var: with a dim, pass the other arguments by keyword"):
+        x.var(1, True)
+
+
+def test_transpose_with_two_dims_swaps_them():
+    x = cr.ones(2, 3, 4)
+    assert x.transpose(0, 2).shape == (4, 3, 2)  # PyTorch's swap (NumPy would refuse)
+    assert x.transpose(2, 0, 1).shape == (4, 2, 3)  # three ints: NumPy's permutation
+    m = cr.tensor(A)
+    np.testing.assert_array_equal(m.transpose(0, 1).numpy(), A.T)  # PyTorch's, not identity
+    np.testing.assert_array_equal(m.mT.numpy(), A.T)
+    assert x.mT.shape == (2, 4, 3)
+    with pytest.raises(ValueError, match=r"mT: needs a tensor of at least 2 dims"):
+        _ = cr.ones(3).mT
+
+
+# ------------------------------------------------------------------ Tensor spellings
+def test_size_is_an_int_and_callable():
+    t = cr.ones(2, 3)
+    assert t.size == 6 and isinstance(t.size, int)
+    assert t.size() == (2, 3) and t.size(0) == 2 and t.size(-1) == 3
+    assert t.numel() == 6 and t.dim() == 2
+    with pytest.raises(IndexError, match=r"size: dimension 2 is out of range"):
+        t.size(2)
+
+
+def test_shape_spellings_and_their_gradients():
+    x = cr.tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert x.view(6, 4).shape == (6, 4) and x.view((4, -1)).shape == (4, 6)
+    assert x.unsqueeze(1).shape == (2, 1, 3, 4) and x.unsqueeze(-1).shape == (2, 3, 4, 1)
+    assert x.flatten().shape == (24,) and x.flatten(1).shape == (2, 12)
+    assert x.flatten(0, 1).shape == (6, 4) and x.ravel().shape == (24,)
+    assert cr.tensor(1.0).flatten().shape == (1,)
+    assert cr.ones(3, 1).expand(2, -1, 4).shape == (2, 3, 4)
+    assert x.permute(2, 0, 1).shape == (4, 2, 3) and x.contiguous() is x
+    gradcheck(lambda a: a.view(6, 4).unsqueeze(0).flatten(1, 2) * a.ravel(), np.ones((2, 3, 4)))
+    gradcheck(lambda a: a.expand(2, 3) * np.arange(6.0).reshape(2, 3), np.ones((3,)))
+    with pytest.raises(ValueError, match=r"flatten: start_dim 2 comes after end_dim 1"):
+        x.flatten(2, 1)
+    with pytest.raises(ValueError, match=r"expand: 1 sizes"):
+        cr.ones(2, 3).expand(3)
+
+
+def test_clone_is_a_recorded_copy():
+    x = cr.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    y = x.clone()
+    assert y.data is not x.data and y.grad_fn.name == "clone"
+    np.testing.assert_array_equal(cr.clone(x).numpy(), x.numpy())
+    gradcheck(lambda a: cr.clone(a) * a, np.array([0.5, -1.5]))
+    gradgradcheck(lambda a: a.clone() * a, np.array([0.5, -1.5]))
+    assert "clone" in cr.primitive_table
+
+
+def test_dtype_casts_and_to():
+    t = cr.tensor([1.5, -2.0])
+    assert t.double().dtype == np.float64 and t.half().dtype == np.float16
+    assert t.float() is t and t.long().tolist() == [1, -2] and t.int().dtype == np.int32
+    assert t.bool().tolist() == [True, True]
+    assert t.to(cr.float64).dtype == np.float64 and t.to("cpu") is t
+    assert t.to("cpu", np.float64).dtype == np.float64
+    assert t.to(dtype=cr.int64).dtype == np.int64 and t.cpu() is t
+    assert t.to(cr.ones(1, dtype=np.float64)).dtype == np.float64
+    assert cr.tensor([1, 2]).type_as(t).dtype == np.float32
+    x = cr.tensor([1.0], requires_grad=True)
+    y = x.double()
+    assert y.requires_grad and y.dtype == np.float64
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.item() == 1.0
+    with pytest.raises(ValueError, match=r"to: device must be 'cpu', 'cuda' or 'cuda:N'"):
+        t.to("tpu")
+    with pytest.raises(TypeError, match=r"to: unexpected keyword arguments \['memory_format'\]"):
+        t.to(memory_format=None)
+
+
+def test_new_zeros_new_ones():
+    t = cr.ones(1, dtype=np.float64)
+    z = t.new_zeros(2, 3)
+    assert z.shape == (2, 3) and z.dtype == np.float64 and z.numpy().sum() == 0
+    o = t.new_ones((2,), dtype=np.int64)
+    assert o.tolist() == [1, 1] and o.dtype == np.int64
+    assert t.new_zeros(2, requires_grad=True).requires_grad
+
+
+# ------------------------------------------------------------------ bitwise operators
+def test_bitwise_operators_on_integers_and_logical_on_bools():
+    a, b = np.array([12, 10, -3]), np.array([6, 3, 5])
+    x, y = cr.tensor(a), cr.tensor(b)
+    np.testing.assert_array_equal((x & y).numpy(), a & b)
+    np.testing.assert_array_equal((x | y).numpy(), a | b)
+    np.testing.assert_array_equal((x ^ y).numpy(), a ^ b)
+    np.testing.assert_array_equal((~x).numpy(), ~a)
+    np.testing.assert_array_equal((x << 2).numpy(), a << 2)
+    np.testing.assert_array_equal((x >> 1).numpy(), a >> 1)
+    np.testing.assert_array_equal((6 & x).numpy(), 6 & a)  # reflected
+    np.testing.assert_array_equal((1 << y).numpy(), 1 << b)
+    assert (x & 6).dtype == np.int64
+    p, q = cr.tensor([True, False, True]), cr.tensor([True, True, False])
+    assert (p & q).tolist() == [True, False, False] and (p | q).tolist() == [True, True, True]
+    assert (p ^ q).tolist() == [False, True, True] and (~p).tolist() == [False, True, False]
+    with pytest.raises(
+        TypeError,
+        match=r"bitwise_and: needs integer or bool tensors, got "
+        r"shapes \(3,\), \(3,\) and dtypes float32, float32",
+    ):
+        cr.ones(3) & cr.ones(3)  # fmt: skip
+    with pytest.raises(TypeError, match=r"bitwise_not: needs integer or bool"):
+        ~cr.ones(3)

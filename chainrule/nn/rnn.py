@@ -12,8 +12,9 @@ PyTorch's equations, per layer and direction, with ``x_t`` the layer's input at 
   ``n = tanh(W_in x_t + b_in + r (W_hn h_{t-1} + b_hn))``;  ``h_t = (1 - z) n + z h_{t-1}``
 
 The input projections of all steps are one ``linear`` node per layer and direction; each step
-adds one ``linear`` for the recurrent term and the gate arithmetic. The gradients are those of
-the primitives (backpropagation through time by the ordinary walk).
+adds one ``linear`` for the recurrent term and the gate arithmetic, which for the LSTM and the
+GRU is fused (``lstm_state`` + ``lstm_output``, ``gru_cell`` in :mod:`chainrule.ops.nn`, their
+rules beside their forwards). Backpropagation through time is the ordinary walk.
 
 Examples
 --------
@@ -34,7 +35,7 @@ import numpy as np
 
 from .. import ops
 from ..backend import namespace_of
-from ..ops.nn import linear
+from ..ops.nn import gru_cell, linear, lstm_output, lstm_state
 from ..tensor import Tensor, _as_array, _float_dtype, _leaf, empty
 from . import functional as F
 from . import init
@@ -58,18 +59,13 @@ def _rnn_step(xt: Any, h: Any, w_hh: Any, b_hh: Any, relu: bool) -> Tensor:
 
 
 def _lstm_step(xt: Any, h: Any, c: Any, w_hh: Any, b_hh: Any) -> tuple[Tensor, Tensor]:
-    i, f, g, o = ops.split(xt + linear(h, w_hh, b_hh), 4, axis=-1)
-    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-    return ops.sigmoid(o) * ops.tanh(c), c
+    gates = xt + linear(h, w_hh, b_hh)
+    c = lstm_state(gates, c)
+    return lstm_output(gates, c), c
 
 
 def _gru_step(xt: Any, h: Any, w_hh: Any, b_hh: Any) -> Tensor:
-    xr, xz, xn = ops.split(xt, 3, axis=-1)
-    hr, hz, hn = ops.split(linear(h, w_hh, b_hh), 3, axis=-1)
-    r = ops.sigmoid(xr + hr)
-    z = ops.sigmoid(xz + hz)
-    n = ops.tanh(xn + r * hn)
-    return (1 - z) * n + z * h
+    return gru_cell(xt, linear(h, w_hh, b_hh), h)
 
 
 # --------------------------------------------------------------------------- the layers

@@ -483,3 +483,180 @@ def _standardize(x: Any, xd: Any, axes: tuple[int, ...], eps: float) -> tuple[Te
     if isinstance(x, Tensor) and x._rg and state.grad_enabled:
         return record(_standardize_prim, xc, (xd, axes, eps, inv), (x,)), mean, var
     return _leaf(xc), mean, var
+
+
+# ---------------------------------------------------------------------- recurrent cells
+# The gate arithmetic of one LSTM or GRU step as fused nodes (composed, it is a dozen nodes for
+# every time step); the matrix products stay ``linear`` nodes (chainrule.nn.rnn). The forward
+# saves the gate activations, so an ordinary backward is a few array operations; under
+# create_graph the rules recompute them from the inputs (saved arrays would be constants to the
+# second derivative) with xp operations only, so they are differentiable again.
+def _block(a: Any, k: int, n: int) -> Any:
+    """The ``k``-th block of ``n`` columns of the last axis."""
+    return a[..., k * n : (k + 1) * n]
+
+
+def _record_saved(
+    prim: Any, data: Any, arrays: tuple[Any, ...], saved: Any, inputs: tuple[Any, ...]
+) -> Tensor:
+    """Record ``prim`` with ``saved`` (the activations) after the arrays, like ``apply``."""
+    if state.grad_enabled and any(isinstance(a, Tensor) and a._rg for a in inputs):
+        parents = tuple(a if isinstance(a, Tensor) and a._rg else None for a in inputs)
+        return record(prim, data, (*arrays, saved), parents)
+    return _leaf(data)
+
+
+def _raw(a: Any) -> Any:
+    return a._data if isinstance(a, Tensor) else raw(a)
+
+
+def _lstm_state_acts(xp: Any, gates: Any, n: int) -> tuple[Any, Any, Any]:
+    # PyTorch's order: input, forget, cell (g), output.
+    return (xp.sigmoid(_block(gates, 0, n)), xp.sigmoid(_block(gates, 1, n)),
+            xp.tanh(_block(gates, 2, n)))  # fmt: skip
+
+
+def _spread(xp: Any, like: Any, blocks: list[Any], first: int) -> Any:
+    """``blocks`` placed from column block ``first`` of an array shaped like ``like`` (zeros
+    elsewhere)."""
+    n = blocks[0].shape[-1]
+    if like.__class__ is Tensor or blocks[0].__class__ is Tensor:  # create_graph
+        total = like.shape[-1] // n
+        zeros = xp.zeros_like(_block(like, 0, n))
+        parts = [zeros] * first + list(blocks) + [zeros] * (total - first - len(blocks))
+        return xp.concatenate(parts, axis=-1)
+    d = xp.empty_like(like)
+    for k in range(like.shape[-1] // n):
+        if first <= k < first + len(blocks):
+            d[..., k * n : (k + 1) * n] = blocks[k - first]
+        else:
+            d[..., k * n : (k + 1) * n] = 0
+    return d
+
+
+def _d_lstm_state_gates(xp: Any, g: Any, out: Any, gates: Any, c: Any, acts: Any) -> Any:
+    i, f, gg = _lstm_state_acts(xp, gates, c.shape[-1]) if g.__class__ is Tensor else acts
+    return _spread(xp, gates, [g * gg * i * (1 - i), g * c * f * (1 - f),
+                               g * i * (1 - gg * gg)], 0)  # fmt: skip
+
+
+def _d_lstm_state_c(xp: Any, g: Any, out: Any, gates: Any, c: Any, acts: Any) -> Any:
+    f = xp.sigmoid(_block(gates, 1, c.shape[-1])) if g.__class__ is Tensor else acts[1]
+    return g * f
+
+
+lstm_state_prim = define(
+    "lstm_state", (_d_lstm_state_gates, _d_lstm_state_c),
+    "c' = f c + i g;  dgates = g * [g i(1-i), c f(1-f), i (1-g**2), 0];  dc = g f  "
+    "(i, f, o = sigmoid, g = tanh of the gate blocks)")  # fmt: skip
+
+
+def lstm_state(gates: Any, c: Any) -> Tensor:
+    """The LSTM's new cell state ``c' = f c + i g`` from the gate pre-activations ``gates``
+    (N, 4H, PyTorch's order i, f, g, o) and the cell state ``c`` (N, H); one node. See
+    :class:`chainrule.nn.LSTM`.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> lstm_state(cr.zeros(1, 4), cr.ones(1, 1)).tolist()  # f = 1/2, g = 0
+    [[0.5]]
+    """
+    gd, cd = _raw(gates), _raw(c)
+    xp = xp_of(gd)
+    acts = _lstm_state_acts(xp, gd, cd.shape[-1])
+    return _record_saved(lstm_state_prim, acts[1] * cd + acts[0] * acts[2], (gd, cd), acts,
+                         (gates, c))  # fmt: skip
+
+
+def _d_lstm_output_gates(xp: Any, g: Any, out: Any, gates: Any, c: Any, acts: Any) -> Any:
+    if g.__class__ is Tensor:
+        acts = xp.sigmoid(_block(gates, 3, c.shape[-1])), xp.tanh(c)
+    o, tc = acts
+    return _spread(xp, gates, [g * tc * o * (1 - o)], 3)
+
+
+def _d_lstm_output_c(xp: Any, g: Any, out: Any, gates: Any, c: Any, acts: Any) -> Any:
+    if g.__class__ is Tensor:
+        acts = xp.sigmoid(_block(gates, 3, c.shape[-1])), xp.tanh(c)
+    o, tc = acts
+    return g * o * (1 - tc * tc)
+
+
+lstm_output_prim = define(
+    "lstm_output", (_d_lstm_output_gates, _d_lstm_output_c),
+    "h = o tanh(c);  dgates = [0, 0, 0, g tanh(c) o(1-o)];  dc = g o (1 - tanh(c)**2)")  # fmt: skip
+
+
+def lstm_output(gates: Any, c: Any) -> Tensor:
+    """The LSTM's hidden state ``h = o tanh(c)`` from the gate pre-activations ``gates``
+    (N, 4H; ``o`` is the last block) and the new cell state ``c`` (N, H); one node.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> round(lstm_output(cr.zeros(1, 4), cr.ones(1, 1)).item(), 6)  # tanh(1) / 2
+    0.380797
+    """
+    gd, cd = _raw(gates), _raw(c)
+    xp = xp_of(gd)
+    acts = xp.sigmoid(_block(gd, 3, cd.shape[-1])), xp.tanh(cd)
+    return _record_saved(lstm_output_prim, acts[0] * acts[1], (gd, cd), acts, (gates, c))
+
+
+def _gru_acts(xp: Any, xg: Any, hg: Any, k: int) -> tuple[Any, Any, Any]:
+    # PyTorch's order: reset, update (z), new (n); the reset gate scales W_hn h + b_hn.
+    r = xp.sigmoid(_block(xg, 0, k) + _block(hg, 0, k))
+    z = xp.sigmoid(_block(xg, 1, k) + _block(hg, 1, k))
+    return r, z, xp.tanh(_block(xg, 2, k) + r * _block(hg, 2, k))
+
+
+def _d_gru_pre(xp: Any, g: Any, xg: Any, hg: Any, h: Any, acts: Any) -> tuple[Any, ...]:
+    """dL/d of the three pre-activations (r, z, n), and r."""
+    k = h.shape[-1]
+    r, z, n = _gru_acts(xp, xg, hg, k) if g.__class__ is Tensor else acts
+    dn = g * (1 - z) * (1 - n * n)
+    dz = g * (h - n) * z * (1 - z)
+    dr = dn * _block(hg, 2, k) * r * (1 - r)
+    return dr, dz, dn, r
+
+
+def _d_gru_x(xp: Any, g: Any, out: Any, xg: Any, hg: Any, h: Any, acts: Any) -> Any:
+    dr, dz, dn, _ = _d_gru_pre(xp, g, xg, hg, h, acts)
+    return _spread(xp, xg, [dr, dz, dn], 0)
+
+
+def _d_gru_h_gates(xp: Any, g: Any, out: Any, xg: Any, hg: Any, h: Any, acts: Any) -> Any:
+    dr, dz, dn, r = _d_gru_pre(xp, g, xg, hg, h, acts)
+    return _spread(xp, hg, [dr, dz, dn * r], 0)
+
+
+def _d_gru_h(xp: Any, g: Any, out: Any, xg: Any, hg: Any, h: Any, acts: Any) -> Any:
+    z = _gru_acts(xp, xg, hg, h.shape[-1])[1] if g.__class__ is Tensor else acts[1]
+    return g * z
+
+
+gru_cell_prim = define(
+    "gru_cell", (_d_gru_x, _d_gru_h_gates, _d_gru_h),
+    "h' = (1-z) n + z h;  dn = g (1-z)(1-n**2);  dz = g (h-n) z(1-z);  dr = dn hn r(1-r);  "
+    "dxg = [dr, dz, dn];  dhg = [dr, dz, dn r];  dh = g z")  # fmt: skip
+
+
+def gru_cell(x_gates: Any, h_gates: Any, h: Any) -> Tensor:
+    """One GRU step from the input projections ``x_gates`` (N, 3H) and the recurrent ones
+    ``h_gates`` (N, 3H), PyTorch's order r, z, n, and the state ``h`` (N, H):
+    ``(1 - z) n + z h`` with ``n = tanh(x_n + r h_n)``; one node. See
+    :class:`chainrule.nn.GRU`.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> gru_cell(cr.zeros(1, 3), cr.zeros(1, 3), cr.ones(1, 1)).tolist()  # z = 1/2, n = 0
+    [[0.5]]
+    """
+    xd, hgd, hd = _raw(x_gates), _raw(h_gates), _raw(h)
+    xp = xp_of(xd)
+    acts = _gru_acts(xp, xd, hgd, hd.shape[-1])
+    r, z, n = acts
+    return _record_saved(gru_cell_prim, (1 - z) * n + z * hd, (xd, hgd, hd), acts,
+                         (x_gates, h_gates, h))  # fmt: skip

@@ -12,7 +12,7 @@ from scipy.special import expit
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.testing import gradcheck
+from chainrule.testing import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(23)
 
@@ -296,3 +296,52 @@ def test_recurrent_layers_on_device_equal_cpu(monkeypatch):
             results.append([cupy.asnumpy(out._data), cupy.asnumpy(xs.grad._data), *grads])
         for a, b in zip(*results):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+# ------------------------------------------------------------- the fused cell primitives
+def test_lstm_state_and_output_primitives():
+    from chainrule.ops.nn import lstm_output, lstm_state
+
+    gates, c = RNG.standard_normal((3, 8)), RNG.standard_normal((3, 2))
+    i, f, g, o = np.split(gates, 4, axis=-1)
+    c_new = expit(f) * c + expit(i) * np.tanh(g)
+    np.testing.assert_allclose(lstm_state(gates, c).numpy(), c_new, rtol=1e-12)
+    np.testing.assert_allclose(lstm_output(gates, c_new).numpy(), expit(o) * np.tanh(c_new),
+                               rtol=1e-12)  # fmt: skip
+    for f_ in (lstm_state, lstm_output, lambda a, b: lstm_output(a, lstm_state(a, b))):
+        assert gradcheck(f_, gates, c)
+        assert gradgradcheck(f_, gates, c)
+    table = cr.ops.primitive_table
+    assert table["lstm_state"].formula.startswith("c' = f c + i g")
+    assert table["lstm_output"].formula.startswith("h = o tanh(c)")
+
+
+def test_gru_cell_primitive():
+    from chainrule.ops.nn import gru_cell
+
+    xg, hg = RNG.standard_normal((3, 6)), RNG.standard_normal((3, 6))
+    h = RNG.standard_normal((3, 2))
+    xr, xz, xn = np.split(xg, 3, axis=-1)
+    hr, hz, hn = np.split(hg, 3, axis=-1)
+    r, z = expit(xr + hr), expit(xz + hz)
+    n = np.tanh(xn + r * hn)
+    np.testing.assert_allclose(gru_cell(xg, hg, h).numpy(), (1 - z) * n + z * h, rtol=1e-12)
+    assert gradcheck(gru_cell, xg, hg, h)
+    assert gradgradcheck(gru_cell, xg, hg, h)
+    assert "dh = g z" in cr.ops.primitive_table["gru_cell"].formula
+
+
+def test_one_fused_node_per_step():
+    import io
+
+    m = nn.GRU(2, 3)
+    _, h = m(cr.zeros(4, 1, 2, requires_grad=True))
+    text = io.StringIO()
+    cr.explain(h.sum(), file=text)
+    assert text.getvalue().count("] gru_cell:") == 4  # one per time step
+    assert "] sigmoid:" not in text.getvalue()
+    _, (h, c) = nn.LSTM(2, 3)(cr.zeros(4, 1, 2, requires_grad=True))
+    text = io.StringIO()
+    cr.explain((h + c).sum(), file=text)
+    assert text.getvalue().count("] lstm_state:") == 4
+    assert text.getvalue().count("] lstm_output:") == 4

@@ -41,7 +41,7 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -70,7 +70,15 @@ def _gru_step(xt: Any, h: Any, w_hh: Any, b_hh: Any) -> Tensor:
 
 # --------------------------------------------------------------------------- the layers
 class RNNBase(Module):
-    """The shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU`."""
+    """The shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU`: PyTorch's
+    parameters per layer and direction, the loop over time, the initial states.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> isinstance(GRU(2, 3), RNNBase), GRU(2, 3, bidirectional=True).mode
+    (True, 'GRU')
+    """
 
     def __init__(
         self,

@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.ops.conv import (
@@ -279,6 +281,33 @@ def test_conv_transpose1d_matches_loops_and_gradchecks(xs, ws, s, p, op, g, d):
     f = lambda x, w, b: conv_transpose1d(x, w, b, s, p, op, g, d)  # noqa: E731
     assert gradcheck(f, x, w, b)
     assert gradgradcheck(lambda x, w, b: f(x, w, b) ** 2, x, w, b)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 2), g=st.integers(1, 2), cg=st.integers(1, 2), og=st.integers(1, 2),
+       h=st.integers(1, 4), w=st.integers(1, 4), kh=st.integers(1, 3), kw=st.integers(1, 3),
+       s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       p=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       d=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       q=st.tuples(st.integers(0, 2), st.integers(0, 2)), seed=st.integers(0, 2**16))
+def test_conv_transpose2d_property_against_loops_and_conv2d(n, g, cg, og, h, w, kh, kw, s, p,
+                                                            d, q, seed):
+    q = tuple(min(qi, max(si, di) - 1) for qi, si, di in zip(q, s, d))  # PyTorch's limit
+    sizes = [(i - 1) * si - 2 * pi + di * (k - 1) + qi + 1
+             for i, si, pi, di, k, qi in zip((h, w), s, p, d, (kh, kw), q)]
+    if min(sizes) < 1:
+        return
+    x, wt = arr(seed, n, g * cg, h, w), arr(seed + 1, g * cg, og, kh, kw)
+    out = conv_transpose2d(x, wt, None, s, p, q, g, d)
+    np.testing.assert_allclose(out.numpy(), ref_conv_transpose(x, wt, None, s, p, q, g, d),
+                               rtol=1e-12, atol=1e-12)  # fmt: skip
+    # It is conv2d's transpose: <conv2d(y, W), x> == <y, conv_transpose2d(x, W)> (when
+    # output_padding < stride; past it, conv2d of the output has more windows than x).
+    if any(qi >= si for qi, si in zip(q, s)):
+        return
+    y = arr(seed + 2, *out.shape)
+    np.testing.assert_allclose((conv2d(y, wt, None, s, p, d, g).numpy() * x).sum(),
+                               (y * out.numpy()).sum(), rtol=1e-10, atol=1e-10)  # fmt: skip
 
 
 def test_conv_transpose_keeps_float32():

@@ -1101,6 +1101,8 @@ def with_dim(func: Any) -> Any:
     def wrapper(x: Any, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             kwargs = _torch_names(kwargs, name)
+        elif not args:
+            return func(x)  # x.sum(): nothing to translate
         if zero_d and getattr(x, "ndim", None) == 0:
             return _zero_d(func, x, axis_at, args, kwargs)
         return func(x, *args, **kwargs)

@@ -202,3 +202,101 @@ def test_bitwise_operators_on_integers_and_logical_on_bools():
         cr.ones(3) & cr.ones(3)  # fmt: skip
     with pytest.raises(TypeError, match=r"bitwise_not: needs integer or bool"):
         ~cr.ones(3)
+
+
+# ------------------------------------------------------------------ package-level names
+def test_package_spellings():
+    assert cr.float32 == np.float32 and cr.float64 == np.float64 and cr.int64 == np.int64
+    assert cr.float == np.float32 and cr.double == np.float64 and cr.long == np.int64
+    assert cr.int == np.int32 and cr.bool == np.bool_ and cr.half == np.float16
+    assert cr.zeros(2, dtype=cr.float64).dtype == np.float64
+    ns: dict = {}
+    exec("from chainrule import *", ns)
+    assert "float32" in ns and "cat" in ns and "float" not in ns and "int" not in ns
+    c = cr.cat([cr.ones(2, 1), cr.zeros(2, 2)], dim=1)
+    np.testing.assert_array_equal(c.numpy(), [[1, 0, 0], [1, 0, 0]])
+    gradcheck(lambda a, b: cr.cat([a, b * 2], dim=0), np.ones((1, 2)), np.ones((2, 2)))
+    a = np.zeros(3)
+    t = cr.from_numpy(a)
+    a[1] = 4.0
+    assert t.tolist() == [0.0, 4.0, 0.0] and t.dtype == np.float64
+    with pytest.raises(TypeError, match=r"from_numpy: expected a numpy.ndarray, got list"):
+        cr.from_numpy([1.0])
+
+
+def test_random_spellings_are_seeded_and_shaped():
+    g = cr.manual_seed(3)
+    assert g is cr.random.get_generator()
+    first = cr.randn(4).numpy()
+    cr.manual_seed(3)
+    np.testing.assert_array_equal(cr.randn(4).numpy(), first)
+    like = cr.zeros(2, 3, dtype=np.float64)
+    assert cr.rand_like(like).shape == (2, 3) and cr.rand_like(like).dtype == np.float64
+    assert cr.randn_like(cr.zeros(5)).dtype == np.float32
+    r = cr.randint(2, 5, (1000,), generator=0).numpy()
+    assert r.dtype == np.int64 and r.min() == 2 and r.max() == 4
+    assert cr.randint(3, (2, 2)).shape == (2, 2)
+    n = cr.normal(10.0, 2.0, size=(20000,), generator=1).numpy()
+    assert abs(n.mean() - 10.0) < 0.1 and abs(n.std() - 2.0) < 0.1
+    m = cr.normal(cr.tensor([0.0, 100.0], dtype=np.float64), 1e-6)
+    assert m.dtype == np.float64 and np.allclose(m.numpy(), [0.0, 100.0], atol=1e-4)
+    with pytest.raises(TypeError, match=r"normal: mean or std requires grad"):
+        cr.normal(cr.zeros(2, requires_grad=True), 1.0)
+    with pytest.raises(TypeError, match=r"randint: give the size"):
+        cr.randint(5)
+
+
+# ----------------------------------------------------------------------- nn containers
+def test_module_dict():
+    d = cr.nn.ModuleDict({"a": cr.nn.Linear(2, 1)})
+    d["b"] = cr.nn.Linear(2, 3)
+    d.update([("c", cr.nn.Identity())])
+    assert list(d) == ["a", "b", "c"] and "b" in d and len(d) == 3
+    assert set(d.state_dict()) == {"a.weight", "a.bias", "b.weight", "b.bias"}
+    assert len(list(d.parameters())) == 4
+    assert d.pop("c").__class__ is cr.nn.Identity and len(d) == 2
+    with pytest.raises(KeyError, match=r"ModuleDict: no module named 'z'"):
+        d["z"]
+    with pytest.raises(TypeError, match=r"ModuleDict: 'x' must be a Module, got int"):
+        d.update({"x": 3})
+
+
+def test_parameter_list_and_dict_are_trained():
+    ps = cr.nn.ParameterList([cr.tensor([1.0, 2.0]), np.ones(3)])
+    ps.append(cr.zeros(1))
+    assert len(ps) == 3 and all(isinstance(p, cr.nn.Parameter) for p in ps)
+    assert list(ps.state_dict()) == ["0", "1", "2"] and ps[-1].shape == (1,)
+    pd = cr.nn.ParameterDict({"w": cr.ones(2)})
+    pd["b"] = cr.zeros(1)
+
+    class Model(cr.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ps, self.pd = ps, pd
+
+        def forward(self) -> cr.Tensor:
+            return (self.ps[0] * self.pd["w"]).sum() + self.pd["b"].sum() * 3
+
+    m = Model()
+    assert set(m.state_dict()) == {"ps.0", "ps.1", "ps.2", "pd.w", "pd.b"}
+    opt = cr.optim.SGD(m.parameters(), lr=0.5)
+    m().backward()
+    opt.step()
+    np.testing.assert_allclose(pd["w"].numpy(), [0.5, 0.0])
+    np.testing.assert_allclose(pd["b"].numpy(), [-1.5])
+    with pytest.raises(TypeError, match=r"ParameterList: a computed tensor cannot become"):
+        ps.append(cr.ones(1, requires_grad=True) * 2)
+    with pytest.raises(IndexError, match=r"ParameterList: index 5 is out of range"):
+        ps[5]
+
+
+def test_unflatten_and_identity():
+    x = cr.tensor(np.arange(24.0).reshape(2, 12))
+    y = cr.nn.Unflatten(1, (3, -1))(x)
+    assert y.shape == (2, 3, 4)
+    np.testing.assert_array_equal(cr.nn.Flatten()(y).numpy(), x.numpy())
+    assert cr.nn.Unflatten(-1, (2, 6))(x).shape == (2, 2, 6)
+    assert cr.nn.Identity()(x) is x
+    with pytest.raises(ValueError, match=r"Unflatten: cannot split dim 1 of length 12"):
+        cr.nn.Unflatten(1, (5, 5))(x)
+    gradcheck(lambda a: cr.nn.Unflatten(0, (2, 3))(a) * 2, np.ones(6))

@@ -28,6 +28,7 @@ from .activation import (
     Softplus,
     Softsign,
 )
+from .containers import ModuleDict, ParameterDict, ParameterList, Unflatten
 from .conv import (
     AdaptiveAvgPool2d,
     AvgPool1d,
@@ -123,4 +124,5 @@ __all__ = [
     "PoissonNLLLoss", "GaussianNLLLoss", "SmoothL1Loss",
     "MultiheadAttention", "TransformerEncoderLayer",
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+    "ModuleDict", "ParameterList", "ParameterDict", "Unflatten",
 ]  # fmt: skip

@@ -97,8 +97,8 @@ def _add_train(sub: Any) -> None:
     tr = sub.add_parser(
         "train",
         help="train a classifier or regressor on a bundled data set or a table file",
-        description="Fit a model to 75%% of the rows (stratified for classes) and report it on "
-        "the other 25%%. Columns are typed from the data: numbers are imputed (median plus a "
+        description="Fit a model to 75% of the rows (stratified for classes) and report it on "
+        "the other 25%. Columns are typed from the data: numbers are imputed (median plus a "
         "missing indicator) and standardised, text is one-hot encoded, ID-like and very "
         "high-cardinality columns are left out (each with a note). logreg and linear are fitted "
         "to the optimum of their penalised objective; mlp and cnn stop early on a validation "

@@ -414,11 +414,12 @@ def _fit_network(
     best, best_epoch, bad = math.inf, 0, 0
     bar = _Progress(progress, max_epochs, kind)
     start = time.perf_counter()
+    initial = _score(task, _outputs(net, Xd), y)[1]  # the untrained network's loss
     try:
         for epoch in range(1, max_epochs + 1):
             rates.append(opt.param_groups[0]["lr"])
             mean = _epoch(net, opt, Xd, yd, rng, batch_size, loss_fn)
-            _check_loss(mean, train_loss[0] if train_loss else mean, epoch, lr)
+            _check_loss(mean, initial, epoch, lr)
             score, vloss = _score(task, _outputs(net, Xvd), yv)
             train_loss.append(mean)
             val_loss.append(vloss)
@@ -438,20 +439,19 @@ def _fit_network(
         ya = move(np.concatenate([y2, yv if task == "classification" else
                                   yv.astype(np.float32)[:, None]]))  # fmt: skip
         rng = np.random.default_rng(seed)
-        first = None
         for epoch, rate in enumerate(rates[:best_epoch], 1):
             opt.param_groups[0]["lr"] = rate
-            mean = _epoch(net, opt, Xa, ya, rng, batch_size, loss_fn)
-            first = mean if first is None else first
-            _check_loss(mean, first, epoch, lr)
+            _check_loss(_epoch(net, opt, Xa, ya, rng, batch_size, loss_fn), initial, epoch, lr)
     finally:
         bar.close()
     return _Fit(net, kind, hidden, train_loss, val_loss, val_score, best_epoch,
                 time.perf_counter() - start)  # fmt: skip
 
 
-def _check_loss(mean: float, first: float, epoch: int, lr: float) -> None:
-    if not math.isfinite(mean) or mean > 1e4 * max(first, 1.0):
+def _check_loss(mean: float, initial: float, epoch: int, lr: float) -> None:
+    """Refuse a non-finite epoch loss, or one 100 times the untrained network's (or above
+    100 when that was small): Adam with a sane rate never gets there."""
+    if not math.isfinite(mean) or mean > 100 * max(initial, 1.0):
         raise TrainingDiverged(
             f"training diverged at epoch {epoch} (loss {mean:.3g}); try a smaller --lr "
             f"(it was {lr:g})"

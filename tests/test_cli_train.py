@@ -54,7 +54,8 @@ def _one_line_error(capsys):
 @pytest.fixture(scope="module")
 def digits_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("digits") / "model"
-    assert main(["train", "--model", "mlp", "--epochs", "3", "--hidden", "32", "--out", str(out)]) == 0
+    argv = ["train", "--model", "mlp", "--epochs", "3", "--hidden", "32", "--out", str(out)]
+    assert main(argv) == 0
     return out
 
 

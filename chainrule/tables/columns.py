@@ -5,7 +5,7 @@ with the same columns (in any order, extra columns ignored) into a float64 matri
 
 * numeric columns: missing cells get the training median, plus a 0/1 "missing" indicator column
   when the training part had missing cells; then standardised with the training mean and scale;
-* boolean columns (true/false): 0/1, imputed like numbers, not scaled;
+* boolean columns (true/false, yes/no): 0/1, imputed like numbers, not scaled;
 * text columns: one-hot over the training part's categories (a missing cell is a category of its
   own when the training part had one); an unseen category encodes as all zeros;
 * left out, each with its reason: ID-like columns (unique per row: a running integer or an

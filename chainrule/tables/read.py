@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,12 +228,19 @@ def read_table(
     _check_names(names, path)
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
-        frame = pd.read_csv(
-            path, sep=delimiter, decimal=decimal, encoding=codec, na_values=MISSING,
-            keep_default_na=False, skipinitialspace=True, header=0, names=names,
-            dtype={c: str for c in text_columns if c in names}, engine="c",
-            on_bad_lines="error", low_memory=False,
-        )  # fmt: skip
+        with warnings.catch_warnings():
+            # pandas only warns when the first data row has more fields than the header
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path, sep=delimiter, decimal=decimal, encoding=codec, na_values=MISSING,
+                keep_default_na=False, skipinitialspace=True, header=0, names=names,
+                index_col=False, dtype={c: str for c in text_columns if c in names},
+                engine="c", on_bad_lines="error", low_memory=False,
+            )  # fmt: skip
+    except pd.errors.ParserWarning:
+        raise ValueError(
+            f"{path}: a row has more fields than the header ({len(names)})"
+        ) from None
     except UnicodeDecodeError as exc:
         raise ValueError(
             f"{path} is not valid {encoding} text ({exc.reason} at byte {exc.start}); "

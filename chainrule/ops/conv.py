@@ -33,10 +33,12 @@ from ..autodiff import state
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import NP, apply, define, raw, xp_of
 
+# unfold and fold stay out of the top-level namespace (F.unfold, F.fold): PyTorch's
+# Tensor.unfold is another operation (windows along one axis).
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
     "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-    "adaptive_avg_pool2d", "max_unpool2d", "unfold", "fold", "pixel_shuffle", "pixel_unshuffle",
+    "adaptive_avg_pool2d", "max_unpool2d", "pixel_shuffle", "pixel_unshuffle",
 ]  # fmt: skip
 
 _ndarray = np.ndarray

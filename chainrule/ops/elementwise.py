@@ -179,6 +179,12 @@ def _d_hypot(xp: Any, g: Any, out: Any, x: Any) -> Any:
     return xp.where(zero, 0, g * x / xp.where(zero, 1, out))
 
 
+def _softmax_weight(xp: Any, x: Any, out: Any) -> Any:
+    # exp(x - out); where both operands are -inf (out = -inf) 0, not exp(NaN): as logsumexp's
+    # gradient for an all -inf slice.
+    return xp.exp(x - xp.where(out == -math.inf, 0, out))
+
+
 # fmt: off
 # arctan2(x, y) is the angle of the point (y, x): d/dx = y / r**2, d/dy = -x / r**2.
 arctan2 = binary("arctan2", lambda xp, x, y: xp.arctan2(x, y),
@@ -187,8 +193,8 @@ arctan2 = binary("arctan2", lambda xp, x, y: xp.arctan2(x, y),
                  "dx = g * y / (x**2 + y**2);  dy = -g * x / (x**2 + y**2)", ufunc=True)
 atan2 = arctan2
 logaddexp = binary("logaddexp", lambda xp, x, y: xp.logaddexp(x, y),
-                   lambda xp, g, out, x, y: g * xp.exp(x - out),
-                   lambda xp, g, out, x, y: g * xp.exp(y - out),
+                   lambda xp, g, out, x, y: g * _softmax_weight(xp, x, out),
+                   lambda xp, g, out, x, y: g * _softmax_weight(xp, y, out),
                    "dx = g * exp(x - out);  dy = g * exp(y - out)", ufunc=True)
 hypot = binary("hypot", lambda xp, x, y: xp.hypot(x, y),
                lambda xp, g, out, x, y: _d_hypot(xp, g, out, x),

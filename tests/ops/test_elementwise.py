@@ -73,9 +73,9 @@ UNARY = {
     "astype": (lambda x: cr.astype(x, np.float64), lambda v: v, (-3, 3), ()),
     # piecewise constant: zero gradient (as PyTorch), checked away from the jumps
     "sign": (cr.sign, np.sign, (-3, 3), (0.0,)),
-    "floor": (cr.floor, np.floor, (-3, 3), (-2.0, -1.0, 0.0, 1.0, 2.0)),
-    "ceil": (cr.ceil, np.ceil, (-3, 3), (-2.0, -1.0, 0.0, 1.0, 2.0)),
-    "trunc": (cr.trunc, np.trunc, (-3, 3), (-2.0, -1.0, 0.0, 1.0, 2.0)),
+    "floor": (cr.floor, np.floor, (-3, 3), (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)),
+    "ceil": (cr.ceil, np.ceil, (-3, 3), (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)),
+    "trunc": (cr.trunc, np.trunc, (-3, 3), (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)),
     "round": (cr.round, np.round, (-3, 3), (-2.5, -1.5, -0.5, 0.5, 1.5, 2.5)),
     "tan": (cr.tan, np.tan, (-1.2, 1.2), ()),
     "arcsin": (cr.arcsin, np.arcsin, (-0.9, 0.9), ()),

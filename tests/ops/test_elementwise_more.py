@@ -187,6 +187,17 @@ def test_hypot_and_logaddexp_do_not_overflow():
     np.testing.assert_allclose(x.grad.numpy(), [0.5, 0.0], atol=1e-300)
 
 
+def test_logaddexp_of_two_minus_infinities_has_a_zero_gradient():
+    x = cr.tensor(np.array([-np.inf, 0.0]), requires_grad=True)
+    y = cr.tensor(np.array([-np.inf, -np.inf]), requires_grad=True)
+    with np.errstate(all="raise"):
+        out = cr.logaddexp(x, y)
+        out.sum().backward()
+    np.testing.assert_array_equal(out.numpy(), [-np.inf, 0.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [0.0, 0.0])
+
+
 # ------------------------------------------------------------------------------ lerp
 def test_lerp_values_and_gradients():
     rng = np.random.default_rng(0)

@@ -271,6 +271,11 @@ class Optimizer:
                 f"entries (from Optimizer.state_dict()), got {_describe(state_dict)}"
             )
         saved_groups = state_dict["param_groups"]
+        if not isinstance(saved_groups, (list, tuple)) or not isinstance(state_dict["state"], dict):
+            raise ValueError(
+                f"{name}.load_state_dict: expected 'param_groups' to be a list and 'state' a "
+                f"dict, got {_describe(saved_groups)} and {_describe(state_dict['state'])}"
+            )
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter "
@@ -279,10 +284,10 @@ class Optimizer:
         by_index: dict[int, tuple[Tensor, dict[str, Any]]] = {}
         new_groups = []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
-            if not isinstance(saved, dict) or "params" not in saved:
+            if not (isinstance(saved, dict) and isinstance(saved.get("params"), (list, tuple))):
                 raise ValueError(
                     f"{name}.load_state_dict: parameter group {i} of the state dict is not a "
-                    f"dict with a 'params' entry"
+                    f"dict with a 'params' list"
                 )
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(

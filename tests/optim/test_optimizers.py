@@ -469,6 +469,9 @@ def _sgd_with_state():
         (lambda sd: sd["state"].update({"x": {}}), "indices must be integers"),
         (lambda sd: sd["param_groups"][0].update(lr=-1.0), "group 0.*learning rate"),
         (lambda sd: sd.pop("state"), "'state' and 'param_groups'"),
+        (lambda sd: sd.update(param_groups=3), "'param_groups' to be a list .*got a int"),
+        (lambda sd: sd.update(state=[1]), "and 'state' a dict, .*and a list"),
+        (lambda sd: sd["param_groups"][0].update(params=5), "group 0 .*'params' list"),
     ],
 )
 def test_load_state_dict_errors_change_nothing(mutate, match):

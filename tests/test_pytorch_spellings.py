@@ -300,3 +300,32 @@ def test_unflatten_and_identity():
     with pytest.raises(ValueError, match=r"Unflatten: cannot split dim 1 of length 12"):
         cr.nn.Unflatten(1, (5, 5))(x)
     gradcheck(lambda a: cr.nn.Unflatten(0, (2, 3))(a) * 2, np.ones(6))
+
+
+# ------------------------------------------------------------------ io.save of any state
+def test_io_save_round_trips_an_optimizers_state(tmp_path):
+    cr.manual_seed(0)
+    model = cr.nn.Linear(3, 2)
+    opt = cr.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(2):
+        opt.zero_grad()
+        model(cr.ones(4, 3)).sum().backward()
+        opt.step()
+    path = tmp_path / "opt.safetensors"
+    state = opt.state_dict()
+    cr.io.save(state, path, metadata={"note": "adam"})
+    loaded = cr.io.load(path)
+    assert set(loaded) == set(state) and set(loaded["state"]) == set(state["state"])
+    for k, st in state["state"].items():
+        for name, v in st.items():
+            np.testing.assert_array_equal(np.asarray(loaded["state"][k][name]), np.asarray(v))
+    assert loaded["param_groups"][0]["lr"] == 0.01
+    assert cr.io.load_metadata(path) == {"note": "adam"}
+    fresh = cr.optim.Adam(model.parameters(), lr=0.5)
+    fresh.load_state_dict(loaded)
+    assert fresh.param_groups[0]["lr"] == 0.01
+    cr.io.save({"w": np.eye(2), "step": 3, "names": ["a", "b"]}, path)
+    mixed = cr.io.load(path)
+    assert mixed["step"] == 3 and mixed["names"] == ["a", "b"] and mixed["w"].shape == (2, 2)
+    with pytest.raises(ValueError, match=r"io.save: the metadata key 'chainrule.state'"):
+        cr.io.save({"w": np.eye(2)}, path, metadata={"chainrule.state": "x"})

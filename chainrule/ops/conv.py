@@ -19,6 +19,18 @@ forward map (gather / window sum), so these have second derivatives too.
 
 Windows are strided views (``as_strided``); Python loops run only over the kh*kw kernel
 offsets (9 for 3x3), never over pixels or the batch.
+
+The rest of the family is built on these rules, so the rule table stays small:
+
+    conv1d, conv_transpose1d      the 2-D ones on a unit height (reshapes around them)
+    conv3d                        a sum over the kernel's depth of conv2d on depth slices
+                                  (depth folded into the batch)
+    conv_transpose2d              conv2d_input_grad: the vjp of conv2d *is* its transpose
+    max_pool1d/3d, avg_pool1d/3d  max_pool2d / avg_pool2d on a unit height; 3-D is separable
+                                  (the max or mean over a box = over H, W, then over D)
+    unfold, fold                  im2col and col2im, two primitives, each the other's vjp
+    max_unpool2d                  a scatter, whose vjp is a gather, whose vjp is the scatter
+    pixel_shuffle/unshuffle       reshape and permute
 """
 
 from __future__ import annotations
@@ -32,6 +44,8 @@ import numpy as np
 from ..autodiff import state
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import NP, apply, define, raw, xp_of
+from .shape import getitem, reshape, transpose
+from .shape import pad as _pad_axes
 
 # unfold and fold stay out of the top-level namespace (F.unfold, F.fold): PyTorch's
 # Tensor.unfold is another operation (windows along one axis).
@@ -758,21 +772,7 @@ def adaptive_avg_pool2d(x: Any, output_size: Any) -> Tensor:
 adaptive_avg_pool2d.prim = _avg_pool  # type: ignore[attr-defined]
 
 
-# =============================================================================================
-# The rest of the family, built on the 2-D rules above so that the rule table stays small:
-#
-#     conv1d, conv_transpose1d      the 2-D ones on a unit height (reshapes around them)
-#     conv3d                        a sum over the kernel's depth of conv2d on depth slices
-#                                   (depth folded into the batch)
-#     conv_transpose2d              conv2d_input_grad: the vjp of conv2d *is* its transpose
-#     max_pool1d/3d, avg_pool1d/3d  max_pool2d / avg_pool2d on a unit height; 3-D is separable
-#                                   (the max or mean over a box = over H, W, then over D)
-#     unfold, fold                  im2col and col2im as a pair of primitives, each the other's vjp
-#     max_unpool2d                  a scatter, whose vjp is a gather, whose vjp is the scatter
-#     pixel_shuffle/unshuffle       reshape and permute
-# =============================================================================================
-from .shape import getitem, reshape, transpose  # noqa: E402  (below the 2-D rules on purpose)
-from .shape import pad as _pad_axes  # noqa: E402
+# ------------------------------------------------- the rest of the family (see the top)
 
 _AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 _INPUT_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}

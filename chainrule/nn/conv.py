@@ -1,5 +1,6 @@
-"""Convolution and pooling layers (NCHW, as in PyTorch): thin Modules over
-:mod:`chainrule.ops.conv`.
+"""Convolution and pooling layers (NCL, NCHW, NCDHW, as in PyTorch): thin Modules over
+:mod:`chainrule.ops.conv`, with PyTorch's argument names, parameter layouts (weights
+``(out, in / groups, *k)``, transposed ``(in, out / groups, *k)``), initialisation and reprs.
 
 Examples
 --------

@@ -2,6 +2,12 @@
 
 Each line pairs a forward with its vector-Jacobian product (``g`` is dL/d(out)). The walk undoes
 broadcasting and restores the argument's dtype, so the rules read like the maths.
+
+Rounding and integer arithmetic follow PyTorch: the piecewise-constant functions (``sign``,
+``floor``, ``ceil``, ``trunc``, ``round``, ``floor_divide``) have a zero gradient rather than none,
+``remainder``/``fmod`` pass ``g`` to x and ``-g * quotient`` to y, integer tensors stay integer and
+an integer division by zero raises. Predicates (comparisons, ``isnan``, ``isclose``...) have no
+gradient.
 """
 
 from __future__ import annotations

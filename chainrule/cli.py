@@ -135,6 +135,9 @@ def _add_train(sub: Any) -> None:
                     help="folder to write the model to (default ./chainrule-model)")  # fmt: skip
     tr.add_argument("--device", default="cpu", metavar="DEVICE",
                     help="cpu (default), cuda or cuda:N (an NVIDIA GPU through CuPy)")  # fmt: skip
+    tr.add_argument("--threads", type=_positive(int), default=1,
+                    help="BLAS threads while training (default 1: small models run faster on "
+                    "one, see benchmarks/RESULTS_cli.md)")  # fmt: skip
     tr.add_argument("--quiet", action="store_true", help="print only the result and errors")
     _add_reading(tr)
 
@@ -265,7 +268,7 @@ def _train(args: argparse.Namespace) -> int:
               args.batch_size, args.seed, args.out, progress=not args.quiet, device=args.device,
               task=args.task, features=args.features, drop=args.drop, delimiter=args.delimiter,
               decimal=args.decimal, encoding=args.encoding, inf_as_missing=args.inf_as_missing,
-              command=command_line(["train", *args.argv[1:]]))  # fmt: skip
+              threads=args.threads, command=command_line(["train", *args.argv[1:]]))  # fmt: skip
     if not args.quiet:
         for note in r["notes"]:
             print(note)

@@ -278,21 +278,21 @@ def _score(task: str, out: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 # ---------------------------------------------------------------------------- fitting
 class _Blas:
-    """One BLAS thread while training (threadpoolctl, when installed): the matrices of these
-    models are small, and NumPy's and SciPy's pools otherwise fight over a small machine's
-    cores (see benchmarks/RESULTS_cli.md for the measured effect)."""
+    """The BLAS thread count while training (threadpoolctl, when installed). The default is
+    one: these models' matrices are small, and NumPy's and SciPy's pools otherwise fight over a
+    small machine's cores (benchmarks/RESULTS_cli.md has the measured effect)."""
 
     _controller: Any = None
 
     @classmethod
-    def one_thread(cls) -> Any:
+    def threads(cls, n: int) -> Any:
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:
             return contextlib.nullcontext()
         if cls._controller is None:
             cls._controller = ThreadpoolController()
-        return cls._controller.limit(limits=1)
+        return cls._controller.limit(limits=n)
 
 
 def _penalised_fit(
@@ -562,6 +562,7 @@ def train(
     decimal: str | None = None,
     encoding: str = "utf-8",
     inf_as_missing: bool = False,
+    threads: int = 1,
     command: str | None = None,
 ) -> dict[str, Any]:
     """Fit a model to 75% of ``data``, score it on the other 25%, and write it to ``out``.
@@ -571,7 +572,8 @@ def train(
     integer labels with few values are classes, other numbers a regression). The features go
     through :class:`chainrule.tables.TableEncoder` (fitted on the training part). ``epochs``
     is the networks' maximum (default MAX_EPOCHS; they stop early on a validation part).
-    ``device="cuda"`` (or ``"cuda:N"``) trains on a GPU through CuPy.
+    ``device="cuda"`` (or ``"cuda:N"``) trains on a GPU through CuPy. ``threads`` is the
+    BLAS thread count while training (default 1, see ``_Blas``).
 
     Returns
     -------
@@ -595,6 +597,8 @@ def train(
     (112, 38, 2)
     """
     _check_args(model, task, epochs, lr, batch_size, hidden)
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
     context, move = on_device(device, "train")  # checked before anything is read or written
     d = load_data(data, target, delimiter=delimiter, decimal=decimal, encoding=encoding,
                   inf_as_missing=inf_as_missing)  # fmt: skip
@@ -630,7 +634,7 @@ def train(
     if kind in (linear, "auto") and lr != 1e-3 and kind != "auto":
         notes.append(f"--lr is not used by {kind}: it is fitted to its optimum by L-BFGS")
 
-    with context, _Blas.one_thread():
+    with context, _Blas.threads(threads):
         if kind in ("mlp", "cnn"):
             fit = _fit_network(kind, hidden_l, Xf, yf, Xv, yv, tgt.task, n_outputs, lr,
                                batch_size, max_epochs, seed, progress, move, device)  # fmt: skip

@@ -1242,11 +1242,11 @@ def matrix_power(a: Any, n: int) -> Tensor:
         raise TypeError(f"matrix_power: the exponent must be an int, got {type(n).__name__}")
     d, x = _matrix(a, "matrix_power")
     if not isinstance(x, Tensor):
-        x = _leaf(d)
+        x = _leaf(_linalg_operand(a, "matrix_power"))  # integers stay integers, as NumPy
     if n == 0:
-        return x * 0.0 + _eye_like(d, d.shape[-1])
+        return x * 0 + _eye_like(x, d.shape[-1])
     if n == 1:
-        return x * 1.0  # a new tensor, as NumPy's copy
+        return x * 1  # a new tensor, as NumPy's copy
     base = inv(x) if n < 0 else x
     n = abs(int(n))
     result = None

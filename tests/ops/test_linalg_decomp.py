@@ -461,6 +461,11 @@ def test_matrix_power_matches_numpy_and_finite_differences(n):
 def test_matrix_power_zero_has_a_zero_gradient_and_the_exponent_must_be_an_int():
     np.testing.assert_array_equal(grad_of(lambda t: linalg.matrix_power(t, 0).sum(), randn(2, 2)),
                                   np.zeros((2, 2)))  # fmt: skip
+    ints = np.array([[1, 2], [3, 4]])
+    for n in (0, 1, 3):  # integers stay integers, as NumPy
+        out = linalg.matrix_power(ints, n)
+        assert out.dtype == ints.dtype
+        np.testing.assert_array_equal(out.numpy(), np.linalg.matrix_power(ints, n))
     with pytest.raises(TypeError, match="matrix_power: the exponent must be an int, got float"):
         linalg.matrix_power(np.eye(2), 2.0)
 

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .autodiff import _freed_error, _modified_error, parents_of, unbroadcast
+from .autodiff import _modified_error, parents_of, unbroadcast
 from .backend import namespace_of, numpy_namespace
 from .tensor import Tensor
 
@@ -187,7 +187,7 @@ def explain(loss: Tensor, file: TextIO | None = None, max_values: int = 6) -> Ex
         g = acc[id(t)]
         args = t._args
         if args is None:
-            raise _freed_error(t)
+            raise _freed(t)
         seq = t._seq
         if t._version > seq:
             raise _modified_error(t, t)
@@ -234,6 +234,15 @@ def explain(loss: Tensor, file: TextIO | None = None, max_values: int = 6) -> Ex
     result = Explanation(steps, leaves, tuple(data.shape), max_values)
     print(result, file=sys.stdout if file is None else file)
     return result
+
+
+def _freed(t: Tensor) -> RuntimeError:
+    return RuntimeError(
+        f"explain: backward() already ran through this graph and freed the values its rules "
+        f"need (first at {t._prim.name!r}); call explain (or draw_graph/to_dot with gradients) "
+        "before backward(), or keep them with loss.backward(retain_graph=True); "
+        "draw_graph(..., grads=False) draws the graph without gradients"
+    )
 
 
 def _letters(k: int) -> str:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -329,3 +331,20 @@ def test_io_save_round_trips_an_optimizers_state(tmp_path):
     assert mixed["step"] == 3 and mixed["names"] == ["a", "b"] and mixed["w"].shape == (2, 2)
     with pytest.raises(ValueError, match=r"io.save: the metadata key 'chainrule.state'"):
         cr.io.save({"w": np.eye(2)}, path, metadata={"chainrule.state": "x"})
+
+
+# ------------------------------------------------------- explain / draw_graph after backward
+def test_explain_and_draw_graph_after_backward_say_how(tmp_path):
+    from chainrule.viz import draw_graph
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"explain: backward\(\) already ran .*retain_graph"):
+        draw_graph(loss, tmp_path / "g.svg")
+    assert draw_graph(loss, tmp_path / "g.svg", grads=False).exists()  # no gradients needed
+    loss = (x * x).sum()
+    loss.backward(retain_graph=True)
+    e = cr.explain(loss, file=open(os.devnull, "w"))  # noqa: SIM115
+    np.testing.assert_allclose(e.leaves[0].grad, [2.0, 4.0])
+    assert draw_graph(loss, tmp_path / "h.svg").exists()

@@ -890,6 +890,8 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = 
     [3.0, 3.0]
     """
     shape, dt = _like(x, dtype, "full_like")
+    if isinstance(fill_value, Tensor):  # differentiable in the fill value, as full()
+        return full(shape, fill_value, dtype=dt, requires_grad=requires_grad)
     return _new_leaf(np.full(shape, fill_value, dt), requires_grad, "full_like")
 
 

@@ -118,6 +118,9 @@ def test_full_is_differentiable_in_its_fill_value():
     gradcheck(lambda s: cr.full((3,), s) * cr.tensor([1.0, 2.0, 3.0], dtype=np.float64),
               np.array(0.7))  # fmt: skip
     assert cr.full(2, v, dtype=np.float32).dtype == np.float32
+    v.grad = None
+    cr.full_like(cr.zeros(2, dtype=np.float64), v).sum().backward()  # was detached
+    assert v.grad.item() == 2.0
 
 
 def test_arange_and_tensor_refuse_tensors_that_require_grad():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,9 +45,18 @@ __all__ = [
 _ndarray = np.ndarray
 _new = object.__new__
 _ALLOWED_KINDS = "fiub"
-#: How many times a Tensor (one that requires grad) was turned into a NumPy array (__array__).
-_exports = 0
-_grad_exports = 0
+
+
+class _Exports(threading.local):
+    """How many times this thread turned a Tensor (one that requires grad) into a NumPy array
+    (``Tensor.__array__``); see ``_as_array``."""
+
+    def __init__(self) -> None:
+        self.all = 0
+        self.grad = 0
+
+
+_exports = _Exports()
 
 
 class Tensor:
@@ -195,10 +205,10 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         # NumPy calls this for each Tensor inside a list (np.asarray([x, y])); counting them
         # lets _as_array refuse to detach ones that require grad, at no cost otherwise.
-        global _exports, _grad_exports
-        _exports += 1
+        counts = _exports
+        counts.all += 1
         if self._rg:
-            _grad_exports += 1
+            counts.grad += 1
         arr = self.numpy()
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
@@ -673,13 +683,14 @@ def _as_array(data: Any, dtype: Any, op: str, copy: bool = False) -> Any:
     elif isinstance(data, np.generic):
         arr = np.asarray(data)
     else:
-        exports, grad_exports = _exports, _grad_exports
+        counts = _exports
+        exports, grad_exports = counts.all, counts.grad
         try:
             arr = np.asarray(data)
         except (ValueError, TypeError) as exc:
             kind = type(data).__name__
             raise TypeError(f"{op}: cannot make a tensor from {kind}: {exc}") from exc
-        if grad_exports != _grad_exports and state.grad_enabled:
+        if grad_exports != counts.grad and state.grad_enabled:
             raise TypeError(
                 f"{op}: the {type(data).__name__} holds a Tensor that requires grad; making an "
                 f"array of it would silently drop its gradient. Join tensors with cr.stack(...) "
@@ -689,7 +700,7 @@ def _as_array(data: Any, dtype: Any, op: str, copy: bool = False) -> Any:
             dt is None
             and arr.dtype == np.float64
             and isinstance(data, (float, list, tuple))
-            and exports == _exports  # float64 Tensors in a list stay float64
+            and exports == counts.all  # float64 Tensors in a list stay float64
         ):
             dt = get_default_dtype()  # Python floats become the default float dtype
     if arr.dtype.kind not in _ALLOWED_KINDS:

@@ -48,7 +48,9 @@ def _prepare(inputs: tuple[Any, ...]) -> tuple[list[Any], list[int]]:
     which: list[int] = []
     for i, value in enumerate(inputs):
         if _is_differentiable(value):
-            arr = np.array(np.asarray(value), dtype=np.float64)  # a float64 copy we may perturb
+            # A float64 C-ordered copy we may perturb: its reshape(-1) must be a view (a Fortran-
+            # ordered copy would make every perturbation miss the input, and the numeric gradient 0).
+            arr = np.array(np.asarray(value), dtype=np.float64, order="C")
             t = _leaf(arr)
             t._rg = True
             t._seq = autodiff.next_seq()

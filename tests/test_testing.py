@@ -81,6 +81,15 @@ def test_gradcheck_catches_a_wrong_rule_and_says_where():
     assert isinstance(info.value, AssertionError)
 
 
+def test_gradcheck_catches_a_wrong_rule_on_a_fortran_ordered_input():
+    # A transposed array is Fortran-ordered: the perturbations must still reach the input.
+    v = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]).T
+    assert not v.flags.c_contiguous
+    with pytest.raises(GradcheckError, match="element"):
+        gradcheck(wrong_square, v)
+    assert gradcheck(lambda x: x * x, v)
+
+
 def test_gradcheck_names_the_second_input():
     x, y = np.array([1.0, 2.0]), np.array([3.0, -1.0])
     with pytest.raises(GradcheckError, match=r"input 1 \(shape \(2,\)\) at element \(0,\)"):

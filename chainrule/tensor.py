@@ -1155,8 +1155,10 @@ def _extreme(name: str, method: bool) -> Any:
         if args and isinstance(args[0], Tensor):
             return pair(x, args[0], *args[1:], **kwargs)  # torch.max(a, b)
         if "dim" in kwargs or (method and args and _is_dim(args[0])):
-            dim = kwargs.pop("dim") if "dim" in kwargs else args[0]
-            rest = args[1:] if "dim" not in kwargs and args and _is_dim(args[0]) else args
+            if "dim" in kwargs:
+                dim, rest = kwargs.pop("dim"), args
+            else:
+                dim, rest = args[0], args[1:]  # x.max(1) or x.max(1, True)
             keepdim = kwargs.pop("keepdim", kwargs.pop("keepdims", rest[0] if rest else False))
             if kwargs or len(rest) > 1:
                 raise TypeError(f"{name}: unexpected arguments {kwargs or rest[1:]} with dim")

@@ -27,6 +27,9 @@ def test_max_min_with_a_dim_give_values_and_indices():
     np.testing.assert_array_equal(pred.numpy(), A.argmin(0))
     v, i = x.max(1, keepdim=True)
     assert v.shape == (2, 1) and i.shape == (2, 1)
+    assert x.max(1, True).values.shape == (2, 1)  # PyTorch's positional keepdim
+    with pytest.raises(TypeError, match=r"max: unexpected arguments \(3,\) with dim"):
+        x.max(1, True, 3)
     v, i = x.min(dim=-1, keepdim=True)
     np.testing.assert_array_equal(v.numpy(), A.min(-1, keepdims=True))
 

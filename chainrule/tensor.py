@@ -47,6 +47,12 @@ _new = object.__new__
 _ALLOWED_KINDS = "fiub"
 
 
+_COPY_GRAD = (
+    "{op}: copying a Tensor that requires grad into a new leaf would silently drop its "
+    "gradient; use x.clone() to copy inside the graph, or x.detach().clone() for a constant copy"
+)
+
+
 class _Exports(threading.local):
     """How many times this thread turned a Tensor (one that requires grad) into a NumPy array
     (``Tensor.__array__``); see ``_as_array``."""
@@ -105,6 +111,8 @@ class Tensor:
         return getattr(ufunc, method)(*raws, out=out)
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        if isinstance(data, Tensor) and data._rg and state.grad_enabled:
+            raise TypeError(_COPY_GRAD.format(op="Tensor"))
         arr = _as_array(data, dtype, "Tensor")
         if requires_grad:
             _check_grad_dtype(arr.dtype, "Tensor")
@@ -736,11 +744,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     dtype('int64')
     """
     if isinstance(data, Tensor) and data._rg and state.grad_enabled:
-        raise TypeError(
-            "tensor: copying a Tensor that requires grad into a new leaf would silently drop "
-            "its gradient; use x.clone() to copy inside the graph, or x.detach().clone() for a "
-            "constant copy"
-        )
+        raise TypeError(_COPY_GRAD.format(op="tensor"))
     arr = _as_array(data, dtype, "tensor", copy=True)
     if requires_grad:
         _check_grad_dtype(arr.dtype, "tensor")

@@ -243,3 +243,10 @@ def test_in_place_methods():
     y.clamp_(0, 1)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0])
+
+
+def test_tensor_constructor_refuses_a_grad_tensor_too():
+    x = cr.tensor([1.0], requires_grad=True) * 2
+    with pytest.raises(TypeError, match=r"Tensor: copying a Tensor that requires grad"):
+        cr.Tensor(x)
+    assert cr.Tensor(x.detach()).tolist() == [2.0]

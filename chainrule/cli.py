@@ -249,6 +249,8 @@ def _main(argv: list[str] | None) -> int:
             if isinstance(exc, OSError) and exc.filename and exc.strerror:
                 text = f"{exc.filename}: {exc.strerror}"
             message = " ".join(str(text).split())  # one line, whatever the library wrote
+            if len(message) > 1000:  # a 100 kB column name is echoed in part
+                message = message[:1000] + " [...]"
             print(f"{parser.prog}: error: {message}", file=sys.stderr)
             return 2
     if args.command == "version":

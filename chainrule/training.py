@@ -189,21 +189,15 @@ def load_data(
 
 def _header_names(path: str, delimiter: str | None, encoding: str) -> list[str]:
     """The column names of a table file (read_table's own checks included)."""
-    from .tables.read import _check_names, _head, sniff_delimiter
+    from .tables.read import _head, header_names, sniff_delimiter
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such file: {path}")
     if path.lower().endswith(".parquet"):
-        import pyarrow.parquet as pq  # read_table would say so if pyarrow were missing
-
-        return [str(n) for n in pq.read_schema(path).names]
-    import csv
-
+        return [str(c) for c in read_table(path).frame.columns]
     _, lines = _head(path, encoding, "--encoding")
     d = delimiter or sniff_delimiter(lines, os.path.splitext(path)[1].lower())
-    names = [n.strip() for n in next(csv.reader(lines[:1], delimiter=d), [])]
-    _check_names(names, path)
-    return names
+    return header_names(lines, d, path)
 
 
 def build_model(

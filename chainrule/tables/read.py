@@ -122,17 +122,36 @@ def sniff_delimiter(lines: list[str], suffix: str = "") -> str:
     preferred = "\t" if suffix == ".tsv" else ","
     best, best_fields = preferred, 1
     for d in (preferred, *[c for c in _DELIMITERS if c != preferred]):
-        counts = {len(row) for row in csv.reader(sample, delimiter=d)}
+        counts = {len(row) for row in _csv_rows(sample, d)}
         if len(counts) == 1 and (n := counts.pop()) > best_fields:
             best, best_fields = d, n
     return best
+
+
+def _csv_rows(lines: list[str], delimiter: str) -> list[list[str]]:
+    """``lines`` split by the csv module; a field over its size limit gives no rows."""
+    try:
+        return list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error:
+        return []
+
+
+def header_names(lines: list[str], delimiter: str, path: str) -> list[str]:
+    """The stripped column names of the first line, checked (see :func:`_check_names`)."""
+    try:
+        names = next(csv.reader(lines[:1], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise ValueError(f"{path}: the header row cannot be read: {exc}") from None
+    names = [n.strip() for n in names]
+    _check_names(names, path)
+    return names
 
 
 def _decimal_comma(lines: list[str], delimiter: str) -> bool:
     """Whether a non-comma table writes its numbers with a decimal comma (``3,5``)."""
     if delimiter == ",":
         return False
-    cells = [c.strip() for row in csv.reader(lines[1:50], delimiter=delimiter) for c in row]
+    cells = [c.strip() for row in _csv_rows(lines[1:50], delimiter) for c in row]
     comma = sum(1 for c in cells if _is_decimal_comma(c))
     return comma > 0 and comma >= 0.2 * sum(1 for c in cells if c)
 
@@ -223,9 +242,7 @@ def read_table(
             notes.append(f"{path}: numbers are read with a decimal comma (--decimal . to change)")
     if decimal == delimiter:
         raise ValueError(f"the decimal mark and the delimiter are both {delimiter!r}")
-    names = next(csv.reader(lines[:1], delimiter=delimiter), [])
-    names = [n.strip() for n in names]
-    _check_names(names, path)
+    names = header_names(lines, delimiter, path)
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
         with warnings.catch_warnings():

@@ -209,3 +209,35 @@ def test_non_finite_weights_are_never_written(tmp_path):
         training.train("iris", model="mlp", lr=1e6, out=out, progress=False, plots=False)
     assert (out / "model.safetensors").read_bytes() == before
     assert np.isfinite(json.loads((out / "metrics.json").read_text())["accuracy"])
+
+
+def test_write_atomic_removes_temporaries_of_dead_or_ancient_writers(tmp_path):
+    from chainrule.io import write_atomic
+
+    dead = tmp_path / ".w.bin.tmp-999999-abc.tmp"  # no process has pid 999999 here
+    alive = tmp_path / f".w.bin.tmp-{os.getppid()}-def.tmp"  # a writer still at work
+    ancient = tmp_path / f".w.bin.tmp-{os.getppid()}-old.tmp"
+    other = tmp_path / ".other.tmp-999999-x.tmp"  # another file's: not ours to judge
+    for p in (dead, alive, ancient, other):
+        p.write_bytes(b"partial")
+    os.utime(ancient, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    write_atomic(tmp_path / "w.bin", b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [alive.name, other.name, "w.bin"]
+    )
+
+
+def test_a_killed_write_atomic_leaves_nothing_after_the_next_write(tmp_path):
+    target = tmp_path / "big.bin"
+    code = ("import sys; from chainrule.io import write_atomic\n"
+            "while True: write_atomic(sys.argv[1], bytes(64 << 20))")  # fmt: skip
+    from chainrule.io import write_atomic
+
+    for delay in (0.4, 0.7, 1.0):
+        proc = subprocess.Popen([sys.executable, "-c", code, str(target)])
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        write_atomic(target, b"after")
+        assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
+        assert target.read_bytes() == b"after"

@@ -453,6 +453,23 @@ def save_checkpoint(
     write_atomic(os.fspath(path), _serialize(tensors, metadata))
 
 
+def _restorer(target: Any) -> Any:
+    """A function that puts ``target``'s current state back after a load_state_dict."""
+    from .optim.optimizer import Optimizer
+
+    if isinstance(target, Optimizer):
+        # Its load_state_dict rebinds the state and fills param_groups with new dicts, so
+        # keeping references is enough: no copy of its (model-sized) arrays.
+        groups, state = list(target.param_groups), target.state
+
+        def restore() -> None:
+            target.param_groups[:] = groups
+            target.state = state
+
+        return restore
+    return functools.partial(target.load_state_dict, target.state_dict())
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     model: Any,
@@ -552,10 +569,9 @@ def load_checkpoint(
         except (TypeError, ValueError, KeyError) as exc:
             raise bad(f"its random-generator state is invalid ({exc})") from None
 
-    # Each load_state_dict checks its whole state before changing anything. The scheduler goes
-    # first (its state is small to keep aside); if a later load refuses its state, the earlier
-    # ones are put back, so a refused checkpoint leaves everything as it was. Every refusal
-    # names the file.
+    # Each load_state_dict checks its whole state before changing anything. If a later load
+    # refuses its state, the earlier ones are put back, so a refused checkpoint leaves
+    # everything as it was; every refusal names the file.
     undo: list[Any] = []
     for what, target, loaded in (
         ("scheduler", scheduler, sched_state),
@@ -564,15 +580,15 @@ def load_checkpoint(
     ):
         if target is None:
             continue
-        kept = target.state_dict() if what != "model" else None
+        restore = _restorer(target) if what != "model" else None
         try:
             target.load_state_dict(loaded)
         except (ValueError, TypeError, KeyError, IndexError) as exc:
-            for restore in reversed(undo):
-                restore()
+            for put_back in reversed(undo):
+                put_back()
             why = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             raise ValueError(f"{op}: the {what} state in {fname} was refused: {why}") from None
-        undo.append(functools.partial(target.load_state_dict, kept))
+        undo.append(restore)
     if restore_rng:
         _random.set_state(rng)
     return {"epoch": epoch, "extra": extra}

@@ -591,3 +591,33 @@ def test_load_state_dict_takes_a_zero_d_array_or_whole_float_as_the_step():
     sd["state"][0]["step"] = 5.0
     opt.load_state_dict(sd)
     assert opt.state[p]["step"] == 5 and type(opt.state[p]["step"]) is int
+
+
+def test_load_checkpoint_puts_the_optimizer_back_when_the_model_refuses_its_state(tmp_path):
+    pytest.importorskip("safetensors")
+
+    class Refusing(cr.nn.Linear):
+        def load_state_dict(self, state_dict, *args, **kwargs):
+            raise ValueError("this model takes no weights")
+
+    def trained(model, lr):
+        opt = optim.Adam(model.parameters(), lr=lr)
+        for p in model.parameters():
+            p.grad = cr.ones(*p.shape)
+        opt.step()
+        return opt
+
+    path = tmp_path / "ckpt.safetensors"
+    source = cr.nn.Linear(2, 1)
+    cr.io.save_checkpoint(path, source, trained(source, 0.1))
+    model = Refusing(2, 1)
+    opt = trained(model, 0.5)
+    before = opt.state_dict()
+    state, groups = opt.state, opt.param_groups
+    with pytest.raises(ValueError, match=r"the model state in .*ckpt.safetensors was refused: "
+                       "this model takes no weights"):  # fmt: skip
+        cr.io.load_checkpoint(path, model, opt)
+    assert opt.state is state and opt.param_groups is groups  # put back, not copied
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"] and after["param_groups"][0]["lr"] == 0.5
+    np.testing.assert_array_equal(after["state"][0]["exp_avg"], before["state"][0]["exp_avg"])

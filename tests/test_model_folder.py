@@ -241,3 +241,43 @@ def test_a_killed_write_atomic_leaves_nothing_after_the_next_write(tmp_path):
         write_atomic(target, b"after")
         assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
         assert target.read_bytes() == b"after"
+
+
+_CHECKPOINTER = """
+import sys
+import chainrule as cr
+model = cr.nn.Linear(512, 512)
+opt = cr.optim.Adam(model.parameters(), lr=0.1)
+step = 0
+while True:
+    step += 1
+    model(cr.ones(2, 512)).sum().backward()
+    opt.step()
+    cr.io.save_checkpoint(sys.argv[1], model=model, optimizer=opt, epoch=step)
+    if step == 1:
+        print("saved", flush=True)
+"""
+
+
+def test_killed_checkpoint_saves_leave_a_whole_checkpoint(tmp_path):
+    import chainrule as cr
+
+    path = tmp_path / "ck.safetensors"
+    rng = random.Random(5)
+    loads = 0
+    for _ in range(12):
+        proc = subprocess.Popen([sys.executable, "-c", _CHECKPOINTER, str(path)],
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert proc.stdout.readline() == "saved\n"  # then kill it at a random later moment
+        time.sleep(rng.random() * 0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        model = cr.nn.Linear(512, 512)
+        opt = cr.optim.Adam(model.parameters(), lr=0.1)
+        info = cr.io.load_checkpoint(path, model=model, optimizer=opt)
+        assert info["epoch"] >= 1 and np.isfinite(model.weight.numpy()).all()
+        loads += 1
+    assert loads == 12
+    cr.io.save_checkpoint(path, model=cr.nn.Linear(2, 2))
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.safetensors"]

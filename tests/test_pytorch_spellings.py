@@ -351,3 +351,29 @@ def test_explain_and_draw_graph_after_backward_say_how(tmp_path):
     e = cr.explain(loss, file=open(os.devnull, "w"))  # noqa: SIM115
     np.testing.assert_allclose(e.leaves[0].grad, [2.0, 4.0])
     assert draw_graph(loss, tmp_path / "h.svg").exists()
+
+
+# ------------------------------------------------------------- on a (fake) GPU
+def test_spellings_on_a_device(monkeypatch):
+    from . import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    t = cr.tensor(A)
+    g = t.to("cuda")
+    assert g.device == "cuda" and g.to("cuda") is g and g.to("cuda:0") is g
+    assert g.to("cuda:1")._data.device.id == 1
+    np.testing.assert_array_equal(g.cpu().numpy(), A)
+    assert g.cpu().device == "cpu"
+    values, indices = g.max(1)
+    assert values.device == "cuda"
+    np.testing.assert_array_equal(indices.numpy(), A.argmax(1))
+    p = cr.nn.Parameter(cupy.asarray(np.ones(3, np.float32)))
+    data = p.data
+    p.grad = cr.as_tensor(cupy.asarray(np.full(3, 2.0, np.float32)))
+    with cr.no_grad():
+        p -= 0.5 * p.grad
+    assert p.data is data and p.numpy().tolist() == [0.0, 0.0, 0.0]
+    i = cr.as_tensor(cupy.asarray(np.array([12, 10])))
+    assert (i & 6).numpy().tolist() == [4, 2] and (i & 6).device == "cuda"
+    with pytest.raises(RuntimeError, match=r"to: moving a tensor that requires grad"):
+        cr.ones(2, requires_grad=True).to("cuda")

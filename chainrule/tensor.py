@@ -492,6 +492,31 @@ class Tensor:
             "**=", other, lambda old: old**other, lambda xp, a, b: xp.power(a, b, out=a)
         )
 
+    def __ifloordiv__(self, other: Any) -> Tensor:
+        return self._inplace(
+            "//=", other, lambda old: old // other, lambda xp, a, b: xp.floor_divide(a, b, out=a)
+        )
+
+    def __imod__(self, other: Any) -> Tensor:
+        return self._inplace(
+            "%=", other, lambda old: old % other, lambda xp, a, b: xp.remainder(a, b, out=a)
+        )
+
+    def __iand__(self, other: Any) -> Tensor:
+        return self._inplace(
+            "&=", other, lambda old: old & other, lambda xp, a, b: xp.bitwise_and(a, b, out=a)
+        )
+
+    def __ior__(self, other: Any) -> Tensor:
+        return self._inplace(
+            "|=", other, lambda old: old | other, lambda xp, a, b: xp.bitwise_or(a, b, out=a)
+        )
+
+    def __ixor__(self, other: Any) -> Tensor:
+        return self._inplace(
+            "^=", other, lambda old: old ^ other, lambda xp, a, b: xp.bitwise_xor(a, b, out=a)
+        )
+
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
         """``self += alpha * other`` in place (PyTorch's ``add_``); returns ``self``.
 

@@ -250,3 +250,27 @@ def test_tensor_constructor_refuses_a_grad_tensor_too():
     with pytest.raises(TypeError, match=r"Tensor: copying a Tensor that requires grad"):
         cr.Tensor(x)
     assert cr.Tensor(x.detach()).tolist() == [2.0]
+
+
+def test_more_in_place_operators():
+    i = cr.tensor([7, 10])
+    alias = i
+    i //= 2
+    i %= 3
+    assert alias is i and i.tolist() == [0, 2]
+    m = cr.tensor([True, False, True])
+    m &= cr.tensor([True, True, False])
+    m |= cr.tensor([False, True, False])
+    m ^= cr.tensor([True, False, False])
+    assert m.tolist() == [False, True, False]
+    b = cr.tensor([12, 10])
+    b &= 6
+    assert b.tolist() == [4, 2]
+    with pytest.raises(TypeError, match=r"&=: cannot update a tensor of shape \(2,\) and dtype "
+                                        r"float32"):  # fmt: skip
+        f = cr.ones(2)
+        f &= 1
+    x = cr.tensor([2.5, -1.5], dtype=np.float64, requires_grad=True)
+    y = x * 3
+    y //= 2  # recorded: floor_divide's gradient
+    assert y.tolist() == [3.0, -3.0] and y.requires_grad

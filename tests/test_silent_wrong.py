@@ -274,3 +274,15 @@ def test_more_in_place_operators():
     y = x * 3
     y //= 2  # recorded: floor_divide's gradient
     assert y.tolist() == [3.0, -3.0] and y.requires_grad
+
+
+def test_shape_ops_stack_lists_of_tensors():
+    x = cr.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    y = cr.reshape([x, 2 * x], (4,))
+    np.testing.assert_array_equal(y.numpy(), [1.0, 2.0, 2.0, 4.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    x.grad = None
+    cr.concatenate([[x, x], cr.ones((1, 2), dtype=np.float64)]).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+    gradcheck(lambda a: cr.reshape([a, a * a], (4, 1)), np.array([0.5, -1.0]))

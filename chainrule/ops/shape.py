@@ -24,7 +24,7 @@ import numpy as np
 from ..autodiff import state, unbroadcast
 from ..backend import namespace_of, numpy_namespace, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
-from .define import apply, define, raw
+from .define import apply, define, holds_tensor, raw, stack_nested
 from .reduce import normalize_axis
 
 __all__ = [
@@ -49,6 +49,8 @@ def _operand(x: Any, op: str) -> Any:
     """``x`` itself if it is a Tensor or an array, else ``x`` as an array (lists, scalars)."""
     if isinstance(x, Tensor) or x.__class__ is _ndarray or hasattr(x, "__cuda_array_interface__"):
         return x
+    if isinstance(x, (list, tuple)) and holds_tensor(x):
+        return stack_nested(x, op)  # differentiable: the list's tensors keep their gradients
     return _as_array(x, None, op)
 
 

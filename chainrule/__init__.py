@@ -28,6 +28,7 @@ from .autodiff import (
     set_grad_enabled,
 )
 from .backend import get_default_dtype, set_default_dtype
+from .dlpack import from_dlpack
 from .explain import explain
 from .ops import *  # noqa: F403
 from .ops import __all__ as _ops_all
@@ -81,6 +82,6 @@ __all__ = [
     "is_anomaly_enabled", "inference_mode", "is_inference_mode_enabled", "get_default_dtype",
     "set_default_dtype", "__version__",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "explain",
-    "cat", "from_numpy", "manual_seed", "rand_like", "randn_like", "randint", "normal",
+    "cat", "from_numpy", "from_dlpack", "manual_seed", "rand_like", "randn_like", "randint", "normal",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
 ] + [n for n in _ops_all if n != "primitive_table"]  # fmt: skip

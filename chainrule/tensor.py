@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import operator
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -224,6 +224,16 @@ class Tensor:
             return arr.copy()
         return arr
 
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        """The array's DLPack capsule (shared memory, no copy): ``np.from_dlpack(t)``,
+        ``torch.from_dlpack(t)``; keyword arguments (``stream``, ``max_version``...) pass to the
+        backend array. See :mod:`chainrule.dlpack`."""
+        return self._data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """``(device_type, device_id)`` of the array, as DLPack numbers them (1: CPU, 2: CUDA)."""
+        return self._data.__dlpack_device__()
+
     def __len__(self) -> int:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -385,6 +395,25 @@ class Tensor:
         if retain_graph is None:
             retain_graph = create_graph
         autodiff.backward(self, seed, retain_graph=retain_graph, create_graph=create_graph)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Any:
+        """Call ``hook(self)`` each time a backward walk has added to this leaf's ``.grad``.
+
+        The hook runs inside the walk, as soon as this leaf's gradient is complete (the rest of
+        the graph may still be walking), as PyTorch's method of the same name.
+        ``DistributedDataParallel`` starts its allreduces from such hooks. Returns a handle
+        whose ``remove()`` unregisters the hook.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = w.register_post_accumulate_grad_hook(lambda t: print(t.grad))
+        >>> (w * w).sum().backward()
+        tensor([2., 4.])
+        >>> h.remove()
+        """
+        return autodiff.register_post_accumulate_grad_hook(self, hook)
 
     def _accumulate_grad(self, g: Any, create_graph: bool) -> None:
         if create_graph:
@@ -794,6 +823,10 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
         if dtype is None or data.dtype == np.dtype(dtype):
             return data
         return data.astype(dtype)  # a recorded cast: the result stays in data's graph
+    if type(data).__module__.partition(".")[0] in ("torch", "jax", "jaxlib"):
+        from .dlpack import from_dlpack  # PyTorch/JAX arrays: their buffer, shared via DLPack
+
+        data = from_dlpack(data)._data
     return _leaf(_as_array(data, dtype, "as_tensor"))
 
 

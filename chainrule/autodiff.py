@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import weakref
 from collections.abc import Callable
 from heapq import heappop, heappush
 from threading import get_ident, local
@@ -44,6 +45,9 @@ __all__ = [
     "detect_anomaly",
     "is_anomaly_enabled",
     "backward",
+    "register_post_accumulate_grad_hook",
+    "queue_callback",
+    "RemovableHandle",
 ]
 
 #: One counter for node order and in-place stamps (see the module docstring).
@@ -63,6 +67,7 @@ class _State(local):
     grad_enabled = True
     inference = False
     anomaly = False
+    end_callbacks: list[Callable[[], None]] | None = None  # see queue_callback
 
 
 #: Switches read on every operation; one attribute load each, private to the calling thread.
@@ -363,6 +368,168 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
 _LEADING_AXES = [tuple(range(n)) for n in range(8)]
 
 
+# ---------------------------------------------------------------------- gradient-ready hooks
+# PyTorch's `register_post_accumulate_grad_hook`: a leaf's hooks run as soon as the walk has
+# finished its gradient and added it to `.grad`, while the rest of the graph is still being
+# walked (DistributedDataParallel starts a bucket's allreduce there). The registry is keyed by
+# id() and holds a weak reference, so a hook never keeps its tensor alive. With no hook
+# registered, backward pays one truth test of this dict per call and one integer comparison
+# per node (`seq <= fire_at`, with fire_at = 0).
+_grad_hooks: dict[int, tuple[Any, list[Callable[[Any], None]]]] = {}
+
+
+class RemovableHandle:
+    """What a hook registration returns: ``remove()`` unregisters the hook (idempotent).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.ones(2, requires_grad=True)
+    >>> h = w.register_post_accumulate_grad_hook(print)
+    >>> h.remove(); (w * w).sum().backward(); w.grad.tolist()
+    [2.0, 2.0]
+    """
+
+    __slots__ = ("_key", "_hook")
+
+    def __init__(self, key: int, hook: Callable[[Any], None]) -> None:
+        self._key = key
+        self._hook = hook
+
+    def remove(self) -> None:
+        entry = _grad_hooks.get(self._key)
+        if entry is None:
+            return
+        hooks = entry[1]
+        for i, h in enumerate(hooks):
+            if h is self._hook:
+                del hooks[i]
+                break
+        if not hooks:
+            del _grad_hooks[self._key]
+
+
+def register_post_accumulate_grad_hook(leaf: Any, hook: Callable[[Any], None]) -> RemovableHandle:
+    """Call ``hook(leaf)`` after each backward walk has accumulated ``leaf``'s gradient.
+
+    The hook runs during the walk, as soon as every node that contributes to ``leaf``'s
+    gradient has run, and sees the updated ``leaf.grad``. Only ``backward()`` (which fills
+    ``.grad``) runs hooks; ``grad()``-style calls touch no ``.grad`` and run none.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> seen = []
+    >>> h = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+    >>> (w * 3).sum().backward(); seen
+    [[3.0, 3.0]]
+    >>> h.remove()
+    """
+    if not callable(hook):
+        raise TypeError(
+            f"register_post_accumulate_grad_hook: hook must be callable, got {type(hook).__name__}"
+        )
+    if leaf._prim is not None or not leaf._rg:
+        raise RuntimeError(
+            f"register_post_accumulate_grad_hook: only a leaf tensor that requires grad "
+            f"accumulates a .grad; got a tensor of shape {tuple(leaf._data.shape)} that is "
+            f"{'not a leaf' if leaf._prim is not None else 'a leaf without requires_grad'}"
+        )
+    key = id(leaf)
+    entry = _grad_hooks.get(key)
+    if entry is None or entry[0]() is not leaf:
+        entry = (weakref.ref(leaf, lambda _, key=key: _grad_hooks.pop(key, None)), [])
+        _grad_hooks[key] = entry
+    entry[1].append(hook)
+    return RemovableHandle(key, hook)
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run ``callback()`` once, when the backward walk in progress ends (from a hook).
+
+    PyTorch's ``Variable._execution_engine.queue_callback``: DistributedDataParallel queues
+    the wait for its last allreduces this way.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.ones(1, requires_grad=True)
+    >>> h = w.register_post_accumulate_grad_hook(lambda t: queue_callback(lambda: print("end")))
+    >>> (w * 2).sum().backward()
+    end
+    >>> h.remove()
+    """
+    queued = state.end_callbacks
+    if queued is None:
+        raise RuntimeError(
+            "queue_callback: no backward walk with gradient hooks is in progress in this "
+            "thread; call it from a hook registered with register_post_accumulate_grad_hook"
+        )
+    queued.append(callback)
+
+
+def _hooked_leaves(root: Any) -> list[tuple[int, Any]]:
+    """The hooked leaves reachable from ``root``, each with the ``_seq`` of its last consumer.
+
+    The walk visits nodes in decreasing ``_seq``, so a leaf's gradient is complete once the
+    consumer with the smallest ``_seq`` has run. Sorted by that number, smallest first, so
+    ``pop()`` gives the leaf that completes next.
+    """
+    last: dict[int, tuple[int, Any]] = {}
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        t = stack.pop()
+        parents = t._parents
+        if parents is None:
+            continue
+        if parents.__class__ is not tuple:
+            parents = (parents,)
+        seq = t._seq
+        for p in parents:
+            if p is None:
+                continue
+            if p._prim is None:
+                key = id(p)
+                if key in _grad_hooks and (key not in last or seq < last[key][0]):
+                    last[key] = (seq, p)
+            elif id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
+    return sorted(last.values(), key=lambda e: e[0])
+
+
+def _deliver(leaf: Any, create_graph: bool, handed_out: set[int]) -> None:
+    """Add a leaf's finished gradient to its ``.grad`` and run its hooks.
+
+    A rule may pass its incoming gradient through unchanged (add does), so one array can reach
+    several leaves, or be the caller's seed, or be a view: such arrays are copied before they
+    become a .grad that a user or an optimiser may modify in place. Under create_graph the same
+    holds for the Tensors' arrays; their copy is recorded (g * 1) so that it stays
+    differentiable.
+    """
+    gacc = leaf._gacc
+    leaf._gacc = None
+    arr = gacc._data if create_graph else gacc
+    flags = getattr(arr, "flags", None)
+    if (
+        id(arr) in handed_out
+        or flags is None
+        or not flags.owndata
+        or not getattr(flags, "writeable", True)
+    ):
+        gacc = gacc * 1 if create_graph else gacc.copy()
+        arr = gacc._data if create_graph else gacc
+    handed_out.add(id(arr))
+    leaf._accumulate_grad(gacc, create_graph)
+    if _grad_hooks:
+        entry = _grad_hooks.get(id(leaf))
+        if entry is not None:
+            for hook in tuple(entry[1]):
+                hook(leaf)
+
+
 def _freed_error(t: Any) -> RuntimeError:
     return RuntimeError(
         f"backward: trying to backward through {t._prim.name!r} a second time, but its saved "
@@ -407,6 +574,17 @@ def backward(
     if targets is not None:
         target_ids = {id(t) for t in targets}
         oldest = min(t._seq for t in targets)
+    # Leaves with post-accumulate-grad hooks get their .grad (and run their hooks) inside the
+    # walk, right after their last consumer, instead of all together at the end.
+    pending: list[tuple[int, Any]] = []
+    fire_at = 0  # no node has _seq 0: never fires without hooks
+    queued = None  # callbacks the hooks queue for the end of this walk
+    handed_out = {id(seed._data if create_graph else seed)}
+    if _grad_hooks and targets is None:
+        pending = _hooked_leaves(root)
+        if pending:
+            fire_at = pending[-1][0]
+            queued = state.end_callbacks = []
     root._gacc = seed
     nxt = None  # the node to process next, when known without the heap
     if root._prim is None or (target_ids is not None and id(root) in target_ids):
@@ -478,7 +656,15 @@ def backward(
             if not retain_graph:
                 t._args = None
                 t._parents = None
+            if seq <= fire_at:
+                while pending and pending[-1][0] >= seq:
+                    leaf = pending.pop()[1]
+                    if leaf._gacc is not None:
+                        _deliver(leaf, create_graph, handed_out)
+                fire_at = pending[-1][0] if pending else 0
     except BaseException:
+        if queued is not None:
+            state.end_callbacks = None
         for _, t in heap:
             t._gacc = None
         if nxt is not None:
@@ -494,25 +680,11 @@ def backward(
             t._gacc = None
         return [found.get(id(t)) for t in targets]
 
-    # A rule may pass its incoming gradient through unchanged (add does), so one array can reach
-    # several leaves, or be the caller's seed, or be a view: such arrays are copied before they
-    # become a .grad that a user or an optimiser may modify in place.
-    # Under create_graph the same holds for the Tensors' arrays; their copy is recorded (g * 1)
-    # so that it stays differentiable.
-    handed_out = {id(seed._data if create_graph else seed)}
     for leaf in reached:
-        gacc = leaf._gacc
-        leaf._gacc = None
-        arr = gacc._data if create_graph else gacc
-        flags = getattr(arr, "flags", None)
-        if (
-            id(arr) in handed_out
-            or flags is None
-            or not flags.owndata
-            or not getattr(flags, "writeable", True)
-        ):
-            gacc = gacc * 1 if create_graph else gacc.copy()
-            arr = gacc._data if create_graph else gacc
-        handed_out.add(id(arr))
-        leaf._accumulate_grad(gacc, create_graph)
+        if leaf._gacc is not None:  # None: delivered inside the walk (it has hooks)
+            _deliver(leaf, create_graph, handed_out)
+    if queued is not None:
+        state.end_callbacks = None
+        for callback in queued:
+            callback()
     return None

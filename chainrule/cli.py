@@ -103,8 +103,8 @@ def _add_train(sub: Any) -> None:
         "high-cardinality columns are left out (each with a note). logreg and linear are fitted "
         "to the optimum of their penalised objective; mlp and cnn stop early on a validation "
         "part and keep the best epoch count; auto fits both a linear model and an mlp and keeps "
-        "the better. Writes model.safetensors, model.json, metrics.json and loss_curve.png to "
-        "--out, all at once.",
+        "the better. Writes model.safetensors, model.json, metrics.json, loss_curve.png and "
+        "report.html (the run as a page to open and share) to --out, all at once.",
     )
     tr.add_argument("--data", default="digits", metavar="NAME|PATH",
                     help=f"{', '.join(DATASETS)}, or a .csv/.tsv/.txt/.parquet file "
@@ -207,6 +207,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also print chainrule's own backward pass node by node (cr.explain)",
     )
+    exp.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also write the backward pass as a page to click through step by step "
+        "(one self-contained HTML file; cr.viz.explain_html)",
+    )
     _add_train(sub)
     return parser
 
@@ -257,7 +263,7 @@ def _main(argv: list[str] | None) -> int:
         print(f"chainrule {__version__} (Python {sys.version.split()[0]}, NumPy {np.__version__})")
         return 0
     if args.command == "explain":
-        return _explain(args.model, args.seed, args.graph)
+        return _explain(args.model, args.seed, args.graph, args.html)
     parser.print_help()
     return 0
 
@@ -444,7 +450,7 @@ def _check(name: str, by_hand: np.ndarray, backward: np.ndarray, numeric: np.nda
     return ok
 
 
-def _explain(model: str, seed: int, graph_too: bool = False) -> int:
+def _explain(model: str, seed: int, graph_too: bool = False, html: str | None = None) -> int:
     rng = np.random.default_rng(seed)
     n_classes, n_features, n_hidden = 3, 4, 5
     x = rng.normal(size=n_features)
@@ -518,6 +524,14 @@ def _explain(model: str, seed: int, graph_too: bool = False) -> int:
 
     leaves = {k: tensor(v, dtype=np.float64, requires_grad=True) for k, v in params.items()}
     loss_t = graph(leaves)
+    if html is not None:  # before backward(), which frees the graph the page walks
+        from .viz.explain_html import article_derivation, explain_html
+
+        named = {k[4:]: v for k, v in leaves.items()}  # "dL/dW" -> "W"
+        derivation = article_derivation(x, c, {k[4:]: v for k, v in params.items()}, named)
+        explain_html(loss_t, html, names=named, derivation=derivation,
+                     title=f"The chain rule, step by step: {model} (seed {seed})")  # fmt: skip
+        print(f"wrote {html}")
     if graph_too:
         print("chainrule's backward pass, node by node (chainrule.explain):")
         explain(loss_t)

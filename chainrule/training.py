@@ -703,6 +703,10 @@ def train(
         notes.append(
             'matplotlib is not installed: no loss_curve.png (pip install "chainrule[cli]")'
         )
+    if plots:  # the pages need no matplotlib: inline SVG
+        from .viz.report import training_report
+
+        files["report.html"] = training_report(spec, metrics, outputs, y_test)
     out = os.fspath(out)
     write_model_folder(out, files)
     return {**metrics, "out": out, "files": sorted(files), "notes": notes,

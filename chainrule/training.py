@@ -61,6 +61,7 @@ from .tensor import as_tensor
 __all__ = [
     "DATASETS", "MODELS", "TASKS", "Data", "TrainedModel", "TrainingDiverged", "load_data",
     "build_model", "train", "load_model", "classification_report", "regression_report",
+    "ridge_alpha",
     "format_report", "dataset_summaries", "held_out",
 ]  # fmt: skip
 
@@ -74,7 +75,8 @@ VALIDATION_SIZE = 0.15
 PATIENCE = 20
 #: ``--epochs``' default: a maximum, reached only when the validation loss keeps improving.
 MAX_EPOCHS = 300
-#: L2 penalty of ``logreg`` (scikit-learn's C = 1) and ``linear``'s ridge strengths (RidgeCV's).
+#: L2 penalty of ``logreg`` (scikit-learn's C = 1) and ``linear``'s ridge strengths (RidgeCV's,
+#: chosen by leave-one-out error).
 LOGREG_C = 1.0
 RIDGE_ALPHAS = (0.1, 1.0, 10.0)
 #: Channels of the CNN's two 3x3 convolutions (before a 2x2 max-pool and the dense layers).
@@ -332,6 +334,7 @@ class _Fit:
     epochs: int
     seconds: float
     alpha: float | None = None
+    val_outputs: np.ndarray | None = None  # on the validation part, before any refit
 
 
 class _Progress:
@@ -405,7 +408,7 @@ def _fit_network(
     rng = np.random.default_rng(seed)
     loss_fn = nn.functional.cross_entropy if task == "classification" else nn.functional.mse_loss
     train_loss, val_loss, val_score, rates = [], [], [], []
-    best, best_epoch, bad = math.inf, 0, 0
+    best, best_epoch, best_out, bad = math.inf, 0, None, 0
     bar = _Progress(progress, max_epochs, kind)
     start = time.perf_counter()
     initial = _score(task, _outputs(net, Xd), y)[1]  # the untrained network's loss
@@ -414,14 +417,15 @@ def _fit_network(
             rates.append(opt.param_groups[0]["lr"])
             mean = _epoch(net, opt, Xd, yd, rng, batch_size, loss_fn)
             _check_loss(mean, initial, epoch, lr)
-            score, vloss = _score(task, _outputs(net, Xvd), yv)
+            out = _outputs(net, Xvd)
+            score, vloss = _score(task, out, yv)
             train_loss.append(mean)
             val_loss.append(vloss)
             val_score.append(score)
             bar.update(epoch, mean, vloss, score, "accuracy" if task == "classification" else "R2")
             plateau.step(vloss)
             if best_epoch == 0 or vloss < best - 1e-7 * abs(best):
-                best, best_epoch, bad = vloss, epoch, 0
+                best, best_epoch, best_out, bad = vloss, epoch, out, 0
             else:
                 bad += 1
                 if bad >= PATIENCE:
@@ -439,7 +443,38 @@ def _fit_network(
     finally:
         bar.close()
     return _Fit(net, kind, hidden, train_loss, val_loss, val_score, best_epoch,
-                time.perf_counter() - start)  # fmt: skip
+                time.perf_counter() - start, val_outputs=best_out)  # fmt: skip
+
+
+def _row_losses(task: str, out: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each row's loss: cross-entropy for classes, the squared error otherwise."""
+    if task == "classification":
+        z = out - out.max(axis=1, keepdims=True)
+        return np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]
+    return (out[:, 0] - y) ** 2
+
+
+def _paired_advantage(
+    task: str, lin_out: np.ndarray, mlp_out: np.ndarray, y: np.ndarray
+) -> tuple[float, tuple[float, float]]:
+    """How surely the MLP beats the linear model on the validation rows: the paired t statistic
+    of the per-row loss differences (linear minus MLP), and both models' scores. ``auto`` keeps
+    the MLP only when t > 2 and its score is no worse: on a small table, a validation part of a
+    few rows cannot tell them apart, and the linear model is the safer choice.
+
+    Examples
+    --------
+    >>> y = np.array([0, 1, 0, 1])
+    >>> lin = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.0], [0.0, 0.5]])
+    >>> t, scores = _paired_advantage("classification", lin, 4 * lin, y)
+    >>> round(t, 1), scores
+    (21.4, (1.0, 1.0))
+    """
+    d = _row_losses(task, lin_out, y) - _row_losses(task, mlp_out, y)
+    sd = float(d.std(ddof=1)) if len(d) > 1 else 0.0
+    mean = float(d.mean())
+    t = mean / (sd / math.sqrt(len(d))) if sd > 0 else (math.inf if mean > 0 else 0.0)
+    return t, (_score(task, lin_out, y)[0], _score(task, mlp_out, y)[0])
 
 
 def _check_loss(mean: float, initial: float, epoch: int, lr: float) -> None:
@@ -452,39 +487,66 @@ def _check_loss(mean: float, initial: float, epoch: int, lr: float) -> None:
         )
 
 
+def ridge_alpha(X: np.ndarray, y: np.ndarray, alphas: Sequence[float] = RIDGE_ALPHAS) -> float:
+    """The ridge strength among ``alphas`` with the smallest leave-one-out error on (X, y),
+    computed in closed form from one SVD as scikit-learn's ``RidgeCV`` does: with the hat
+    matrix H of the ridge fit (intercept unpenalised), the leave-one-out residual of row i is
+    ``(y_i - yhat_i) / (1 - H_ii)``. Ties go to the larger strength.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 3))
+    >>> ridge_alpha(X, X @ [1.0, -2.0, 0.5] + rng.normal(0, 0.1, 40))
+    0.1
+    """
+    n = len(y)
+    Xc = X - X.mean(axis=0)
+    yc = y - y.mean()
+    U, sv, _ = np.linalg.svd(Xc, full_matrices=False)
+    Uy = U.T @ yc
+    best, best_err = None, math.inf
+    for alpha in sorted(alphas, reverse=True):
+        shrink = sv**2 / (sv**2 + alpha)
+        fitted = U @ (shrink * Uy)
+        hat = (U**2) @ shrink + 1.0 / n
+        err = float(np.mean(((yc - fitted) / np.maximum(1.0 - hat, 1e-12)) ** 2))
+        if err < best_err * (1 - 1e-12):
+            best, best_err = alpha, err
+    return float(best if best is not None else alphas[0])
+
+
 def _fit_linear(
     kind: str, X: np.ndarray, y: np.ndarray, Xv: np.ndarray | None, yv: np.ndarray | None,
     task: str, n_outputs: int, move: Any, device: str,
 ) -> _Fit:  # fmt: skip
-    """logreg: one penalised fit. linear: each ridge strength fitted on the training rows and
-    scored on the validation part (when given); the best one is kept."""
+    """logreg (C = 1) or linear (ridge, its strength by leave-one-out on these rows) fitted to
+    the optimum on (X, y), and scored on the validation part when one is given."""
     start = time.perf_counter()
-    alphas = RIDGE_ALPHAS if kind == "linear" and Xv is not None else (1.0,)
-    best = None
-    for alpha in alphas:
-        net = build_model(kind, X.shape[1], n_outputs)
-        for p in net.parameters():
-            p.data = p.data * 0
-        net.to(device)
-        curve = _penalised_fit(net, X, y, task, alpha, move)
-        if Xv is None:
-            score, vloss = math.nan, math.nan
-        else:
-            score, vloss = _score(task, _outputs(net, move(_inputs(kind, Xv))), yv)
-        if best is None or score > best[0]:
-            best = (score, vloss, net, curve, alpha)
-    score, vloss, net, curve, alpha = best
+    alpha = ridge_alpha(X, y) if kind == "linear" else None
+    net = build_model(kind, X.shape[1], n_outputs)
+    for p in net.parameters():
+        p.data = p.data * 0
+    net.to(device)
+    curve = _penalised_fit(net, X, y, task, alpha or 0.0, move)
+    score, vloss, out = math.nan, math.nan, None
+    if Xv is not None:
+        out = _outputs(net, move(_inputs(kind, Xv)))
+        score, vloss = _score(task, out, yv)
     return _Fit(net, kind, [], curve, [vloss], [score], len(curve), time.perf_counter() - start,
-                alpha if kind == "linear" else None)  # fmt: skip
+                alpha, out)  # fmt: skip
 
 
 def _refit_linear(fit: _Fit, X: np.ndarray, y: np.ndarray, task: str, move: Any) -> _Fit:
-    """The chosen linear model fitted again on all the training rows."""
+    """The chosen linear model fitted again on all the training rows (a ridge strength chosen
+    again on them)."""
     net = fit.net
     for p in net.parameters():
         p.data = p.data * 0
     start = time.perf_counter()
-    curve = _penalised_fit(net, X, y, task, fit.alpha or 1.0, move)
+    if fit.kind == "linear":
+        fit.alpha = ridge_alpha(X, y)
+    curve = _penalised_fit(net, X, y, task, fit.alpha or 0.0, move)
     fit.train_loss, fit.epochs = curve, len(curve)
     fit.seconds += time.perf_counter() - start
     return fit
@@ -633,21 +695,18 @@ def train(
             fit = _fit_network(kind, hidden_l, Xf, yf, Xv, yv, tgt.task, n_outputs, lr,
                                batch_size, max_epochs, seed, progress, move, device)  # fmt: skip
         elif kind == linear:
-            fit = _fit_linear(kind, X_train if kind == "logreg" else Xf, y_train if kind ==
-                              "logreg" else yf, None if kind == "logreg" else Xv, yv, tgt.task,
-                              n_outputs, move, device)  # fmt: skip
-            if kind == "linear":
-                fit = _refit_linear(fit, X_train, y_train, tgt.task, move)
+            fit = _fit_linear(kind, X_train, y_train, None, None, tgt.task, n_outputs, move,
+                              device)  # fmt: skip
         else:  # auto: the linear model and the MLP, the better on the validation part
             lin = _fit_linear(linear, Xf, yf, Xv, yv, tgt.task, n_outputs, move, device)
             mlp = _fit_network("mlp", hidden_l, Xf, yf, Xv, yv, tgt.task, n_outputs, lr,
                                batch_size, max_epochs, seed, progress, move, device)  # fmt: skip
-            best_mlp = max(mlp.val_score)
-            chosen = mlp if best_mlp > lin.val_score[-1] + 1e-12 else lin
+            t, scores = _paired_advantage(tgt.task, lin.val_outputs, mlp.val_outputs, yv)
+            chosen = mlp if t > 2.0 and scores[1] >= scores[0] else lin
             name = "accuracy" if tgt.task == "classification" else "R2"
             notes.append(
-                f"model: {chosen.kind} (validation {name} {lin.val_score[-1]:.4f} for {linear}, "
-                f"{best_mlp:.4f} for mlp; --model to choose)"
+                f"model: {chosen.kind} (validation {name} {scores[0]:.4f} for {linear}, "
+                f"{scores[1]:.4f} for mlp, paired t {t:.1f}; --model to choose)"
             )
             fit = chosen if chosen is mlp else _refit_linear(lin, X_train, y_train, tgt.task, move)
             fit.seconds = lin.seconds + mlp.seconds

@@ -1560,6 +1560,97 @@ def _clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
     return _ops.clip(self, min, max)
 
 
+def _split_sizes(x: Any, split_size_or_sections: Any, dim: int, op: str) -> list[int]:
+    """The cut points of ``torch.split(x, split_size_or_sections, dim)``."""
+    shape = tuple(x.shape)
+    if not shape:
+        raise ValueError(f"{op}: cannot split a zero-dimensional tensor (shape ())")
+    if not _is_dim(dim) or not -len(shape) <= dim < len(shape):
+        raise IndexError(f"{op}: dim {dim!r} is out of range for a tensor of shape {shape}")
+    n = shape[dim]
+    if _is_dim(split_size_or_sections):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"{op}: split_size must be a positive int, got {size}")
+        return list(range(size, n, size))
+    sizes = [operator.index(s) for s in split_size_or_sections]
+    if sum(sizes) != n or any(s < 0 for s in sizes):
+        raise ValueError(
+            f"{op}: section sizes {sizes} must be non-negative and sum to the length {n} of "
+            f"dim {dim} of a tensor of shape {shape}"
+        )
+    return list(np.cumsum(sizes[:-1], dtype=np.int64).tolist())
+
+
+def _torch_split(x: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Any, ...]:
+    """PyTorch's ``split``: pieces of ``split_size`` along ``dim`` (the last one shorter), or
+    pieces of the given sizes, which must sum to the length of ``dim``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> [p.tolist() for p in cr.arange(5).split(2)]
+    [[0, 1], [2, 3], [4]]
+    >>> [p.shape for p in cr.ones(2, 5).split([1, 4], dim=1)]
+    [(2, 1), (2, 4)]
+    """
+    cuts = _split_sizes(x, split_size_or_sections, dim, "split")
+    return tuple(_ops.split(x, cuts, axis=dim))
+
+
+def _chunk(self: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """PyTorch's ``chunk``: ``chunks`` pieces along ``dim`` of ``ceil(length / chunks)`` each
+    (the last one shorter; fewer pieces when the length runs out first).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> [p.tolist() for p in cr.arange(5).chunk(2)]
+    [[0, 1, 2], [3, 4]]
+    """
+    if not _is_dim(chunks) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    n = self.shape[dim] if self._data.ndim else 0
+    return _torch_split(self, max(-(-n // int(chunks)), 1), dim)
+
+
+def _unbind(self: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices along ``dim``, each without that dim (PyTorch's ``unbind``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> [r.tolist() for r in cr.tensor([[1, 2], [3, 4]]).unbind(1)]
+    [[1, 3], [2, 4]]
+    """
+    return tuple(_ops.squeeze(p, axis=dim) for p in _torch_split(self, 1, dim))
+
+
+def _split_function(numpy_split: Any) -> Any:
+    def split(x: Any, *args: Any, **kwargs: Any) -> Any:
+        if "dim" in kwargs:  # PyTorch's meaning: sizes, not section counts or cut indices
+            return _torch_split(x, *args, **kwargs)
+        return numpy_split(x, *args, **kwargs)
+
+    split.__doc__ = numpy_split.__doc__
+    split.__wrapped__ = numpy_split  # type: ignore[attr-defined]
+    return split
+
+
+def _split_method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+    """PyTorch's ``split`` (sizes along ``dim``); given ``axis=``, NumPy's ``split``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> [p.tolist() for p in cr.arange(5).split(2)]
+    [[0, 1], [2, 3], [4]]
+    """
+    if "axis" in kwargs:
+        return _ops.split(self, *args, **kwargs)
+    return _torch_split(self, *args, **kwargs)
+
+
 def bind_methods(ops: Any, families: Sequence[Any]) -> dict[str, Any]:
     """Attach the Tensor methods that need :mod:`chainrule.ops`, with PyTorch's spellings;
     called once, at the end of ``chainrule/ops/__init__.py``. Every family's
@@ -1605,6 +1696,9 @@ def bind_methods(ops: Any, families: Sequence[Any]) -> dict[str, Any]:
         "int": _cast("int", np.int32),
         "bool": _cast("bool", np.bool_),
         "clamp": _clamp,
+        "split": _split_method,
+        "chunk": _chunk,
+        "unbind": _unbind,
     }
     for family in families:
         for name in getattr(family, "TENSOR_METHODS", ()):
@@ -1626,6 +1720,7 @@ def bind_methods(ops: Any, families: Sequence[Any]) -> dict[str, Any]:
         min=_extreme("min", False),
         var=_spread("var", False),
         std=_spread("std", False),
+        split=_split_function(ops.split),
     )
     return module_level
 

@@ -109,6 +109,10 @@ class DataLoader:
         Draw the orders from this generator instead (its stream simply continues from epoch to
         epoch). Without ``seed`` and ``generator`` the orders come from chainrule's global
         generator (:mod:`chainrule.random`), reproducible with ``cr.random.seed``.
+    sampler : iterable of int, optional
+        The indices of an epoch, in order, with a ``__len__`` (e.g.
+        :class:`chainrule.distributed.DistributedSampler`, one rank's shard); excludes
+        ``shuffle``, ``seed`` and ``generator``. Iterated anew every epoch.
 
     Yields
     ------
@@ -138,6 +142,7 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | None = None,
         generator: np.random.Generator | None = None,
+        sampler: Any = None,
     ) -> None:
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             raise TypeError(
@@ -161,6 +166,16 @@ class DataLoader:
                 f"DataLoader: generator must be a numpy.random.Generator, got "
                 f"{type(generator).__name__}"
             )
+        if sampler is not None and (shuffle or seed is not None or generator is not None):
+            raise ValueError("DataLoader: a sampler chooses the order; drop shuffle/seed/generator")
+        if sampler is not None and not (
+            hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")
+        ):
+            raise TypeError(
+                f"DataLoader: sampler must be iterable and have a length, got "
+                f"{type(sampler).__name__}"
+            )
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -187,12 +202,14 @@ class DataLoader:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         if self.drop_last:
             return n // self.batch_size
         return -(-n // self.batch_size)
 
     def _order(self) -> np.ndarray:
+        if self.sampler is not None:
+            return np.fromiter(self.sampler, dtype=np.intp, count=len(self.sampler))
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
@@ -218,7 +235,7 @@ class DataLoader:
         self, arrays: tuple[Any, ...], order: np.ndarray, stop: int
     ) -> Iterator[tuple[Tensor, ...]]:
         bs = self.batch_size
-        if not self.shuffle:
+        if not self.shuffle and self.sampler is None:
             # In order, a batch is a slice: a view of the dataset's arrays, no copy.
             for start in range(0, min(stop, len(order)), bs):
                 yield tuple(_leaf(a[start : start + bs]) for a in arrays)

@@ -1560,6 +1560,87 @@ def _clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
     return _ops.clip(self, min, max)
 
 
+def _t(self: Tensor) -> Tensor:
+    """PyTorch's ``t()``: a matrix transposed; a 0-d or 1-d tensor as it is.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(2, 3).t().shape
+    (3, 2)
+    """
+    if self._data.ndim > 2:
+        raise ValueError(
+            f"t: expects a tensor of at most 2 dims, got shape {self.shape}; "
+            f"use transpose(d0, d1) or mT"
+        )
+    return _ops.transpose(self) if self._data.ndim == 2 else self
+
+
+def _matrix_product(name: str, ndim: int) -> Any:
+    def product(self: Tensor, other: Any) -> Tensor:
+        other_ndim = getattr(other, "ndim", np.ndim(other))
+        if self._data.ndim != ndim or other_ndim != ndim:
+            raise ValueError(
+                f"{name}: expects two {ndim}-d tensors, got shapes {self.shape} and "
+                f"{tuple(np.shape(other))}; use matmul (or @) to broadcast"
+            )
+        return _ops.matmul(self, other)
+
+    product.__name__ = product.__qualname__ = name
+    product.__doc__ = f"""PyTorch's ``{name}``: the matrix product of two {ndim}-d tensors.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones({", ".join(["2"] * ndim)}).{name}(cr.ones({", ".join(["2"] * ndim)})).shape
+    ({", ".join(["2"] * ndim)})
+    """
+    return product
+
+
+def _add_method(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
+    """PyTorch's ``add``: ``self + alpha * other``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tensor([1.0, 2.0]).add(cr.ones(2), alpha=3).tolist()
+    [4.0, 5.0]
+    """
+    return _ops.add(self, other if alpha == 1 else alpha * other)
+
+
+def _sub_method(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
+    """PyTorch's ``sub``: ``self - alpha * other``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tensor([1.0, 2.0]).sub(cr.ones(2), alpha=3).tolist()
+    [-2.0, -1.0]
+    """
+    return _ops.subtract(self, other if alpha == 1 else alpha * other)
+
+
+def _shaped_as(name: str) -> Any:
+    def as_other(self: Tensor, other: Any) -> Tensor:
+        shape = tuple(other.shape)
+        return _expand(self, *shape) if name == "expand_as" else _ops.reshape(self, shape)
+
+    as_other.__name__ = as_other.__qualname__ = name
+    what = "broadcast to" if name == "expand_as" else "reshaped to"
+    as_other.__doc__ = f"""The tensor {what} ``other``'s shape (PyTorch's ``{name}``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones({"1, 3" if name == "expand_as" else "6"}).{name}(cr.zeros(2, 3)).shape
+    (2, 3)
+    """
+    return as_other
+
+
 def _split_sizes(x: Any, split_size_or_sections: Any, dim: int, op: str) -> list[int]:
     """The cut points of ``torch.split(x, split_size_or_sections, dim)``."""
     shape = tuple(x.shape)
@@ -1699,6 +1780,24 @@ def bind_methods(ops: Any, families: Sequence[Any]) -> dict[str, Any]:
         "split": _split_method,
         "chunk": _chunk,
         "unbind": _unbind,
+        "t": _t,
+        "mm": _matrix_product("mm", 2),
+        "bmm": _matrix_product("bmm", 3),
+        "matmul": ops.matmul,
+        "add": _add_method,
+        "sub": _sub_method,
+        "mul": ops.multiply,
+        "pow": ops.power,
+        "neg": ops.negative,
+        "eq": ops.equal,
+        "ne": ops.not_equal,
+        "gt": ops.greater,
+        "ge": ops.greater_equal,
+        "lt": ops.less,
+        "le": ops.less_equal,
+        "expand_as": _shaped_as("expand_as"),
+        "view_as": _shaped_as("view_as"),
+        "reshape_as": _shaped_as("reshape_as"),
     }
     for family in families:
         for name in getattr(family, "TENSOR_METHODS", ()):

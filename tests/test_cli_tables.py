@@ -220,3 +220,34 @@ def test_train_help_shows_percentages_once(capsys):
         main(["train", "--help"])
     text = capsys.readouterr().out
     assert "75% of the rows" in text and "%%" not in text
+
+
+def test_ridge_alpha_is_ridgecvs_choice():
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        n, d = int(rng.integers(15, 200)), int(rng.integers(1, 12))
+        X = rng.normal(size=(n, d))
+        y = X @ rng.normal(size=d) * rng.uniform(0, 1) + rng.normal(0, rng.uniform(0.1, 3), n)
+        expected = sklearn.RidgeCV(alphas=training.RIDGE_ALPHAS).fit(X, y).alpha_
+        assert training.ridge_alpha(X, y) == expected
+
+
+def test_auto_keeps_the_linear_model_unless_the_mlp_is_surely_better(tmp_path, capsys):
+    # a linear truth with noise: the MLP cannot be surely better on the validation rows
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(0, 1.0, 120)
+    data = _table(tmp_path / "lin.csv", ["a", "b", "c", "y"],
+                  [[*(f"{v:.6f}" for v in x), f"{t:.6f}"] for x, t in zip(X, y)])  # fmt: skip
+    assert main(["train", "--data", data, "--out", str(tmp_path / "m")]) == 0
+    assert "model: linear (validation R2" in capsys.readouterr().out
+    # a curved truth: the MLP wins by far more than two standard errors
+    X = rng.uniform(-3, 3, size=(600, 2))
+    y = np.sin(2 * X[:, 0]) * 3 + X[:, 1] ** 2 + rng.normal(0, 0.1, 600)
+    data = _table(tmp_path / "curve.csv", ["a", "b", "y"],
+                  [[*(f"{v:.6f}" for v in x), f"{t:.6f}"] for x, t in zip(X, y)])  # fmt: skip
+    assert main(["train", "--data", data, "--out", str(tmp_path / "n")]) == 0
+    out = capsys.readouterr().out
+    assert "model: mlp (validation R2" in out
+    assert json.loads((tmp_path / "n" / "metrics.json").read_text())["r2"] > 0.9

@@ -329,7 +329,7 @@ svg text{font:11px monospace;text-anchor:middle;fill:#222}svg text.title{font-we
 svg marker path{fill:#777}text.grad{fill:#a11}
 table.arr{border-collapse:collapse;margin:2px 0 6px;font:12px monospace}
 table.arr td{border:1px solid #ddd;padding:1px 5px;text-align:right}
-.formula{font:13px monospace;background:#f7f7f7;padding:4px 6px;border-radius:4px}
+.formula{font:13px monospace;white-space:pre-wrap;background:#f7f7f7;padding:4px 6px}
 .ok{color:#170}.bad{color:#b00;font-weight:bold}.muted{color:#777}
 """
 

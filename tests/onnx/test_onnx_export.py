@@ -1,0 +1,282 @@
+"""ONNX export: every exportable layer and activation, whole models, checked by ONNX Runtime.
+
+For each model, ONNX Runtime's output on random inputs of two batch sizes (neither the traced
+one) equals chainrule's to 1e-5 in float32, and onnx.checker (full_check) passes.
+"""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+onnx = pytest.importorskip("onnx", reason="the [onnx] extra (onnx) is not installed")
+ort = pytest.importorskip("onnxruntime", reason="the [onnx] extra (onnxruntime) is not installed")
+
+from chainrule.onnx import ExportError, export, onnx_table  # noqa: E402
+from chainrule.ops.define import primitive_table  # noqa: E402
+
+nn = cr.nn
+
+
+def _rand(rng, shape, dtype):
+    if np.dtype(dtype).kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    return rng.integers(0, 10, shape)
+
+
+def _outputs(out):
+    found, pending = [], [out]
+    while pending:
+        o = pending.pop(0)
+        if isinstance(o, (tuple, list)):
+            pending[:0] = list(o)
+        else:
+            found.append(o.numpy())
+    return found
+
+
+def check(model, shapes, dtypes=None, tol=1e-5, seed=0, batches=(1, 5)):
+    """Export ``model`` traced on a batch of 3; compare with ONNX Runtime on ``batches``."""
+    rng = np.random.default_rng(seed)
+    dtypes = dtypes or [np.float32] * len(shapes)
+    example = tuple(_rand(rng, (3, *s), d) for s, d in zip(shapes, dtypes))
+    proto = export(model, example)
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    model.eval()
+    for n in batches:
+        xs = [_rand(rng, (n, *s), d) for s, d in zip(shapes, dtypes)]
+        with cr.no_grad():
+            want = _outputs(model(*[cr.tensor(x) for x in xs]))
+        got = sess.run(None, dict(zip(names, xs)))
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and g.dtype == w.dtype
+            np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+    return proto
+
+
+class _Two(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, a, b):
+        return self.m(a, b)
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.m(x, x, x)[0]
+
+
+# (name, module factory, per-sample input shapes, dtypes)
+LAYERS = [
+    ("Linear", lambda: nn.Linear(4, 3), [(4,)]),
+    ("Linear3d", lambda: nn.Linear(4, 3), [(2, 4)]),
+    ("LinearNoBias", lambda: nn.Linear(4, 3, bias=False), [(4,)]),
+    ("Identity", lambda: nn.Identity(), [(4,)]),
+    ("Dropout", lambda: nn.Dropout(0.5), [(4,)]),
+    ("Flatten", lambda: nn.Flatten(), [(3, 4)]),
+    ("Unflatten", lambda: nn.Unflatten(1, (2, 2)), [(4,)]),
+    ("Embedding", lambda: nn.Embedding(10, 3), [(5,)], [np.int64]),
+    ("EmbeddingPadding", lambda: nn.Embedding(10, 3, padding_idx=0), [(5,)], [np.int64]),
+    ("LayerNorm", lambda: nn.LayerNorm(4), [(4,)]),
+    ("LayerNorm2", lambda: nn.LayerNorm((3, 4), elementwise_affine=False), [(3, 4)]),
+    ("BatchNorm1d", lambda: nn.BatchNorm1d(4), [(4,)]),
+    ("BatchNorm2d", lambda: nn.BatchNorm2d(3), [(3, 4, 4)]),
+    ("Conv1d", lambda: nn.Conv1d(3, 4, 3, padding=1), [(3, 8)]),
+    ("Conv2d", lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1), [(3, 8, 8)]),
+    ("Conv2dGroupsDilation", lambda: nn.Conv2d(4, 6, 3, stride=2, padding=2, dilation=2,
+                                               groups=2), [(4, 9, 9)]),
+    ("Conv3d", lambda: nn.Conv3d(2, 2, 3), [(2, 5, 5, 5)]),
+    ("ConvTranspose1d", lambda: nn.ConvTranspose1d(3, 2, 3), [(3, 4)]),
+    ("ConvTranspose2d", lambda: nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1,
+                                                   output_padding=1, groups=2), [(4, 5, 5)]),
+    ("MaxPool1d", lambda: nn.MaxPool1d(2), [(3, 8)]),
+    ("MaxPool2d", lambda: nn.MaxPool2d(2), [(3, 8, 8)]),
+    ("MaxPool2dCeilPad", lambda: nn.MaxPool2d(3, 2, padding=1, ceil_mode=True), [(3, 8, 8)]),
+    ("MaxPool3d", lambda: nn.MaxPool3d(2), [(3, 4, 4, 4)]),
+    ("AvgPool1d", lambda: nn.AvgPool1d(2), [(3, 8)]),
+    ("AvgPool2d", lambda: nn.AvgPool2d(2), [(3, 8, 8)]),
+    ("AvgPool2dNoPadCount", lambda: nn.AvgPool2d(3, 2, padding=1, count_include_pad=False,
+                                                 ceil_mode=True), [(3, 8, 8)]),
+    ("AvgPool3d", lambda: nn.AvgPool3d(2), [(3, 4, 4, 4)]),
+    ("AdaptiveAvgPool2d", lambda: nn.AdaptiveAvgPool2d(1), [(3, 8, 8)]),
+    ("AdaptiveAvgPool2dUneven", lambda: nn.AdaptiveAvgPool2d((3, 2)), [(3, 7, 5)]),
+    ("Unfold", lambda: nn.Unfold(2), [(2, 4, 4)]),
+    ("PixelShuffle", lambda: nn.PixelShuffle(2), [(8, 3, 3)]),
+    ("PixelUnshuffle", lambda: nn.PixelUnshuffle(2), [(2, 4, 4)]),
+    ("ZeroPad2d", lambda: nn.ZeroPad2d(1), [(2, 3, 3)]),
+    ("ConstantPad1d", lambda: nn.ConstantPad1d(1, 2.0), [(2, 3)]),
+    ("ConstantPad3d", lambda: nn.ConstantPad3d(1, 0.5), [(2, 3, 3, 3)]),
+    ("ReflectionPad1d", lambda: nn.ReflectionPad1d(2), [(2, 5)]),
+    ("ReflectionPad2d", lambda: nn.ReflectionPad2d(1), [(2, 3, 3)]),
+    ("ReflectionPad3d", lambda: nn.ReflectionPad3d(1), [(2, 3, 3, 3)]),
+    ("ReplicationPad2d", lambda: nn.ReplicationPad2d(1), [(2, 3, 3)]),
+    ("ReplicationPad3d", lambda: nn.ReplicationPad3d(1), [(2, 3, 3, 3)]),
+    ("CircularPad2d", lambda: nn.CircularPad2d(1), [(2, 3, 3)]),
+    ("UpsamplingNearest2d", lambda: nn.UpsamplingNearest2d(scale_factor=2), [(2, 3, 3)]),
+    ("UpsamplingBilinear2d", lambda: nn.UpsamplingBilinear2d(scale_factor=2), [(2, 3, 3)]),
+    ("UpsampleSize", lambda: nn.Upsample(size=(5, 7)), [(2, 3, 3)]),
+    ("UpsampleArea", lambda: nn.Upsample(size=(2, 3), mode="area"), [(2, 4, 6)]),
+    ("UpsampleTrilinear", lambda: nn.Upsample(scale_factor=2, mode="trilinear"), [(2, 3, 3, 3)]),
+    ("UpsampleLinear", lambda: nn.Upsample(scale_factor=2, mode="linear", align_corners=True),
+     [(2, 5)]),
+    ("RNN", lambda: nn.RNN(3, 4, batch_first=True), [(5, 3)]),
+    ("LSTM", lambda: nn.LSTM(3, 4, num_layers=2, batch_first=True), [(5, 3)]),
+    ("GRU", lambda: nn.GRU(3, 4, batch_first=True, bidirectional=True), [(5, 3)]),
+    ("RNNCell", lambda: nn.RNNCell(3, 4), [(3,)]),
+    ("LSTMCell", lambda: nn.LSTMCell(3, 4), [(3,)]),
+    ("GRUCell", lambda: nn.GRUCell(3, 4), [(3,)]),
+    ("MultiheadAttention", _SelfAttention, [(5, 8)]),
+    ("TransformerEncoderLayer", lambda: nn.TransformerEncoderLayer(8, 2, 16, batch_first=True),
+     [(5, 8)]),
+    ("CosineSimilarity", lambda: _Two(nn.CosineSimilarity(1)), [(4,), (4,)]),
+    ("PairwiseDistance", lambda: _Two(nn.PairwiseDistance()), [(4,), (4,)]),
+]  # fmt: skip
+
+ACTIVATIONS = [
+    nn.ReLU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.Mish, nn.ELU, nn.SELU, nn.CELU, nn.Hardtanh,
+    nn.ReLU6, nn.Hardsigmoid, nn.Hardswish, nn.Softsign, nn.LogSigmoid, nn.GLU, nn.PReLU,
+    nn.Softplus, nn.GELU,
+    lambda: nn.LeakyReLU(0.1), lambda: nn.GELU("tanh"), lambda: nn.ELU(0.5),
+    lambda: nn.CELU(2.0), lambda: nn.Hardtanh(-0.5, 2.0), lambda: nn.Softplus(2.0, 1.0),
+    lambda: nn.Softmax(dim=1), lambda: nn.Softmax(dim=-1), lambda: nn.LogSoftmax(dim=1),
+    lambda: nn.Softmin(dim=1), lambda: nn.PReLU(4),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", LAYERS, ids=[c[0] for c in LAYERS])
+def test_layer_matches_onnxruntime(case):
+    name, factory, shapes, *dtypes = case
+    cr.manual_seed(0)
+    check(factory(), shapes, dtypes[0] if dtypes else None)
+
+
+@pytest.mark.parametrize("make", ACTIVATIONS, ids=range(len(ACTIVATIONS)))
+def test_activation_matches_onnxruntime(make):
+    cr.manual_seed(0)
+    check(make(), [(4, 6)])
+
+
+def test_activation_scale_inputs_cover_thresholds():
+    # Softplus's threshold and ELU's kink are compared at run time, not frozen from the trace
+    m = nn.Softplus(1.0, 2.0)
+    proto = export(m, np.full((2, 4), -5.0, np.float32))
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.array([[-30.0, 1.9, 2.5, 40.0]], np.float32)
+    got = sess.run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, m(cr.tensor(x)).numpy(), rtol=1e-6, atol=1e-6)
+    assert got[0, 3] == 40.0
+
+
+def _cnn():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Dropout(0.3), nn.Conv2d(8, 4, 3), nn.BatchNorm2d(4), nn.GELU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(4, 5), nn.LogSoftmax(dim=1),
+    )  # fmt: skip
+
+
+def test_whole_cnn_with_trained_batchnorm_statistics():
+    cr.manual_seed(1)
+    model = _cnn()
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # moves the running statistics and the weights away from their init
+        loss = model(cr.tensor(rng.standard_normal((6, 3, 8, 8)).astype(np.float32) * 2 + 1))
+        loss = -loss[:, 0].mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert model.training
+    bn = model[1]
+    assert float(np.abs(np.asarray(bn.running_mean)).max()) > 1e-3
+    model[6].eval()  # a frozen BatchNorm inside a model in training mode
+    export(model, np.ones((2, 3, 8, 8), np.float32))
+    assert model.training and model[1].training and not model[6].training  # modes restored
+    check(model, [(3, 8, 8)])
+
+
+def test_whole_mlp():
+    cr.manual_seed(2)
+    model = nn.Sequential(
+        nn.Linear(6, 16), nn.Tanh(), nn.Dropout(), nn.Linear(16, 16), nn.LayerNorm(16),
+        nn.SiLU(), nn.Linear(16, 3), nn.Softmax(dim=1),
+    )  # fmt: skip
+    check(model, [(6,)])
+
+
+class _Bag(nn.Module):
+    """Embedding -> mean over the sequence -> MLP."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 8)
+        self.head = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+
+    def forward(self, idx):
+        return self.head(self.emb(idx).mean(1))
+
+
+def test_whole_embedding_model():
+    cr.manual_seed(3)
+    check(_Bag(), [(7,)], [np.int64])
+
+
+def test_names_path_and_static_batch(tmp_path):
+    model = nn.Linear(4, 2)
+    x = np.ones((3, 4), np.float32)
+    path = tmp_path / "m.onnx"
+    export(model, x, path, input_names=["features"], output_names=["scores"],
+           dynamic_batch=False)  # fmt: skip
+    proto = onnx.load(str(path))
+    assert [i.name for i in proto.graph.input] == ["features"]
+    assert [o.name for o in proto.graph.output] == ["scores"]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 3
+    assert {i.name for i in proto.graph.initializer} >= {"weight", "bias"}
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"features": x})[0], model(cr.tensor(x)).numpy(),
+                               rtol=1e-6)  # fmt: skip
+
+
+def test_missing_mapping_names_the_primitive():
+    class Cum(nn.Module):
+        def forward(self, x):
+            return cr.cumsum(x, axis=1)
+
+    assert "cumsum" in primitive_table and "cumsum" not in onnx_table
+    with pytest.raises(ExportError, match="no ONNX mapping for primitive 'cumsum'"):
+        export(Cum(), np.ones((2, 3), np.float32))
+
+
+def test_constant_computed_from_the_input_is_refused():
+    class Mask(nn.Module):
+        def forward(self, x):
+            return cr.where(x > 0, x, x * 2)  # the comparison records nothing
+
+    with pytest.raises(ExportError, match="primitive 'where'.*changes with the input"):
+        export(Mask(), np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32))
+
+
+def test_control_flow_on_the_batch_is_refused():
+    class Loop(nn.Module):
+        def forward(self, x):
+            for _ in range(x.shape[0]):
+                x = x * 2
+            return x
+
+    with pytest.raises(ExportError, match="different graph"):
+        export(Loop(), np.ones((2, 3), np.float32))
+
+
+def test_table_names_are_primitives():
+    export_only = {"softplus_threshold"}
+    assert set(onnx_table) - export_only <= set(primitive_table)

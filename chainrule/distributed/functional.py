@@ -48,13 +48,24 @@ def _sum_over_ranks(x: Any) -> Any:
     return out
 
 
-def _vjp_sum_over_ranks(xp: Any, g: Any, out: Any, x: Any) -> Any:
+# Under create_graph the rules must themselves say what their result means across ranks:
+# all_reduce is its own adjoint; replicated and sum_replicated are each other's (the sum of the
+# gradient over ranks is one value shared by all, and a shared g fans out to every rank's use).
+def _vjp_all_reduce(xp: Any, g: Any, out: Any, x: Any) -> Any:
     return all_reduce(g) if isinstance(g, Tensor) else _sum_over_ranks(g)
 
 
-_all_reduce = define("all_reduce", (_vjp_sum_over_ranks,), "all_reduce(g)")
-_replicated = define("replicated", (_vjp_sum_over_ranks,), "all_reduce(g)")
-_sum_replicated = define("sum_replicated", (lambda xp, g, out, x: g,), "g")
+def _vjp_replicated(xp: Any, g: Any, out: Any, x: Any) -> Any:
+    return sum_replicated(g) if isinstance(g, Tensor) else _sum_over_ranks(g)
+
+
+def _vjp_sum_replicated(xp: Any, g: Any, out: Any, x: Any) -> Any:
+    return replicated(g) if isinstance(g, Tensor) else g
+
+
+_all_reduce = define("all_reduce", (_vjp_all_reduce,), "all_reduce(g)")
+_replicated = define("replicated", (_vjp_replicated,), "sum_replicated(g)")
+_sum_replicated = define("sum_replicated", (_vjp_sum_replicated,), "replicated(g)")
 
 
 def all_reduce(x: Any) -> Tensor:

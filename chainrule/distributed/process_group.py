@@ -315,9 +315,9 @@ def barrier(timeout: float | None = None) -> None:
     >>> dist.barrier()
     """
     g = _ensure()
+    timeout = _timeout_of(g, timeout, "distributed.barrier")
     if g.size == 1:
         return
-    timeout = _timeout_of(g, timeout, "distributed.barrier")
     if timeout is None:
         g.comm.Barrier()
         return
@@ -392,9 +392,9 @@ def allreduce_(
                     f"floating array; use op='sum'"
                 )
     g = _ensure()
+    timeout = _timeout_of(g, timeout, name)
     if g.size == 1:
         return out
-    timeout = _timeout_of(g, timeout, name)
     MPI = g.MPI
     mpi_op = {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}[op]
     for group in _groups_by_dtype(out).values():
@@ -434,9 +434,9 @@ def broadcast_(
     g = _ensure()
     if isinstance(root, bool) or not isinstance(root, (int, np.integer)) or not 0 <= root < g.size:
         raise ValueError(f"{name}: root must be a rank in [0, {g.size}), got {root!r}")
+    timeout = _timeout_of(g, timeout, name)
     if g.size == 1:
         return out
-    timeout = _timeout_of(g, timeout, name)
     for group in _groups_by_dtype(out).values():
         flat = (
             group[0].reshape(-1)
@@ -508,9 +508,9 @@ def allgather_json(value: Any, timeout: float | None = None) -> list[Any]:
     name = "distributed.allgather_json"
     text = json.dumps(value).encode()
     g = _ensure()
+    timeout = _timeout_of(g, timeout, name)
     if g.size == 1:
         return [json.loads(text)]
-    timeout = _timeout_of(g, timeout, name)
     sizes = np.zeros(g.size, dtype=np.int64)
     mine = np.array([len(text)], dtype=np.int64)
     arrival = _start_arrival(g, timeout)

@@ -67,3 +67,19 @@ def check(result: subprocess.CompletedProcess) -> str:
     """The stdout of a run that must have succeeded (stderr in the failure message)."""
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result.stdout
+
+
+#: What a script calls to hand its result back: one JSON file per rank (their stdouts interleave).
+REPORT = """
+def report(value):
+    import json, chainrule.distributed as _d
+    with open(f"rank{_d.rank()}.json", "w") as f:
+        json.dump(value, f)
+"""
+
+
+def reports(tmp_path: Path, n: int) -> list:
+    """The values the ranks passed to ``report``, in rank order."""
+    import json
+
+    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(n)]

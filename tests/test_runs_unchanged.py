@@ -1,0 +1,869 @@
+"""Typical PyTorch snippets that run unchanged on chainrule (issue 9, "Proof").
+
+Each snippet is written once, as a function of a module namespace: ``torch``, ``nn``, ``F`` and
+``optim``. It runs with chainrule bound to those names (``torch=chainrule``,
+``nn=chainrule.nn``, ``F=chainrule.nn.functional``, ``optim=chainrule.optim``) and, where PyTorch
+is installed, with PyTorch too. Both runs start from the same weights: the model is built in
+each library, PyTorch's ``state_dict`` is loaded into chainrule's (the names must map one to one
+and in the same order), and the results (losses, outputs, gradients, parameters after the
+optimiser's steps, dtypes) are compared with float32 tolerances.
+
+Without PyTorch the snippets still run under chainrule and their facts are checked (shapes,
+finite values, a loss that goes down); the comparisons skip with a reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+import chainrule
+import chainrule.nn
+import chainrule.nn.functional
+import chainrule.optim
+from chainrule.testing import gradcheck, gradgradcheck
+
+try:
+    import torch as _torch
+except ImportError:  # CI: chainrule only
+    _torch = None
+
+CHAINRULE = SimpleNamespace(
+    torch=chainrule, nn=chainrule.nn, F=chainrule.nn.functional, optim=chainrule.optim
+)
+PYTORCH = (
+    SimpleNamespace(torch=_torch, nn=_torch.nn, F=_torch.nn.functional, optim=_torch.optim)
+    if _torch is not None
+    else None
+)
+needs_torch = pytest.mark.skipif(
+    _torch is None, reason="PyTorch is not installed: the snippets ran under chainrule only"
+)
+
+
+# ================================================================== the snippets
+# Written as PyTorch code; nothing below this line until the harness knows which library runs.
+
+
+def build_classifier(torch, nn, F):
+    return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def classifier_loop(torch, nn, F, optim, model, X, y):
+    X, y = torch.tensor(X), torch.tensor(y)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    losses, accuracy = [], []
+    for _epoch in range(4):
+        model.train()
+        for i in range(0, len(X), 16):
+            xb, yb = X[i : i + 16], y[i : i + 16]
+            optimizer.zero_grad()
+            out = model(xb)
+            loss = criterion(out, yb)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            out = model(X)
+            _, pred = out.max(1)
+            correct += (pred == y).sum().item()
+        accuracy.append(correct / y.size(0))
+    return {
+        "losses": losses,
+        "accuracy": accuracy,
+        "pred": pred,
+        "logits": out,
+        "state": model.state_dict(),
+    }
+
+
+def build_linear(torch, nn, F):
+    return nn.Linear(3, 1)
+
+
+def manual_sgd(torch, nn, F, optim, model, X, y):
+    X, y = torch.from_numpy(X), torch.from_numpy(y)
+    weight = model.weight
+    lr = 0.1
+    losses = []
+    for _step in range(15):
+        pred = model(X)
+        loss = ((pred - y) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= lr * p.grad
+        model.zero_grad()
+        losses.append(loss.item())
+    return {
+        "losses": losses,
+        "state": model.state_dict(),
+        "same_parameter": model.weight is weight,
+        "grad_after_zero_grad": model.weight.grad,
+        "requires_grad": model.weight.requires_grad,
+    }
+
+
+def build_lstm(torch, nn, F):
+    class Tagger(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(
+                input_size=5, hidden_size=6, num_layers=2, batch_first=True, bidirectional=True
+            )
+            self.head = nn.Linear(2 * 6, 3)
+
+        def forward(self, x):
+            out, (h, c) = self.lstm(x)
+            return self.head(out[:, -1, :]), out, h, c
+
+    return Tagger()
+
+
+def lstm_step(torch, nn, F, optim, model, X, y):
+    x, target = torch.tensor(X), torch.tensor(y)
+    optimizer = optim.SGD(model.parameters(), lr=0.5)
+    logits, out, h, c = model(x)
+    loss = F.cross_entropy(logits, target)
+    optimizer.zero_grad()
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+    optimizer.step()
+    return {
+        "out": out,
+        "h_n": h,
+        "c_n": c,
+        "loss": loss.item(),
+        "grads": grads,
+        "state": model.state_dict(),
+    }
+
+
+def build_gru(torch, nn, F):
+    return nn.GRU(input_size=4, hidden_size=5, batch_first=True)
+
+
+def gru_step(torch, nn, F, optim, model, X, y):
+    x, target = torch.tensor(X), torch.tensor(y)
+    optimizer = optim.Adam(model.parameters(), lr=0.05)
+    losses = []
+    for _epoch in range(4):
+        h = torch.zeros(1, x.size(0), 5)
+        outs, epoch_loss = [], 0.0
+        for chunk in torch.split(x, 3, dim=1):  # truncated backpropagation through time
+            optimizer.zero_grad()
+            out, h = model(chunk, h)
+            loss = F.mse_loss(out[:, -1], target)
+            loss.backward()
+            optimizer.step()
+            h = h.detach()
+            epoch_loss += loss.item()
+            outs.append(out.detach())
+        losses.append(epoch_loss)
+    return {"losses": losses, "outs": outs, "h_n": h, "state": model.state_dict()}
+
+
+def build_transformer(torch, nn, F):
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(11, 8)
+            self.layer = nn.TransformerEncoderLayer(
+                d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, batch_first=True
+            )
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, tokens, padding_mask):
+            h = self.layer(self.embed(tokens), src_key_padding_mask=padding_mask)
+            return self.head(h[:, 0]), h
+
+    return Encoder()
+
+
+def transformer_step(torch, nn, F, optim, model, tokens, y):
+    tokens, target = torch.tensor(tokens), torch.tensor(y)
+    padding_mask = tokens == 0
+    # SGD, not Adam: the key bias's gradient is 0 in exact arithmetic (softmax ignores a
+    # constant added to a query's scores), so both libraries hold rounding noise there, which
+    # Adam would scale up to a full step of either sign.
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+    model.train()
+    logits, h = model(tokens, padding_mask)
+    loss = F.cross_entropy(logits, target)
+    optimizer.zero_grad()
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+    optimizer.step()
+    return {"hidden": h, "loss": loss.item(), "grads": grads, "state": model.state_dict()}
+
+
+def build_unet_block(torch, nn, F):
+    class UNetBlock(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Conv2d(1, 4, kernel_size=3, padding=1), nn.ReLU())
+            self.down = nn.MaxPool2d(2)
+            self.mid = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.ReLU())
+            self.up = nn.ConvTranspose2d(8, 4, kernel_size=2, stride=2)
+            self.dec = nn.Conv2d(8, 4, 3, padding=1)
+            self.out = nn.Conv2d(4, 1, kernel_size=1)
+
+        def forward(self, x):
+            e = self.enc(x)
+            m = self.mid(self.down(e))
+            u = self.up(m)
+            d = F.relu(self.dec(torch.cat([u, e], dim=1)))  # the skip connection
+            return self.out(d)
+
+    return UNetBlock()
+
+
+def unet_step(torch, nn, F, optim, model, X, y):
+    x, target = torch.tensor(X), torch.tensor(y)
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for step in range(3):
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = F.binary_cross_entropy_with_logits(logits, target)
+        loss.backward()
+        if step == 0:
+            grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+        optimizer.step()
+        losses.append(loss.item())
+    return {"logits": logits, "losses": losses, "grads": grads, "state": model.state_dict()}
+
+
+def build_batchnorm(torch, nn, F):
+    return nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1),
+        nn.BatchNorm2d(3),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(3 * 4 * 4, 6),
+        nn.BatchNorm1d(6, momentum=0.2),
+        nn.Linear(6, 1),
+    )
+
+
+def batchnorm_train_eval(torch, nn, F, optim, model, X, y):
+    x, target = torch.tensor(X), torch.tensor(y)
+    optimizer = optim.SGD(model.parameters(), lr=0.05)
+    model.train()
+    losses = []
+    for _step in range(3):
+        optimizer.zero_grad()
+        out_train = model(x)
+        loss = F.mse_loss(out_train, target)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    with torch.no_grad():
+        out_eval = model(x)
+        out_eval_one = model(x[:1])  # one sample is fine in eval mode
+    return {
+        "losses": losses,
+        "out_train": out_train.detach(),
+        "out_eval": out_eval,
+        "out_eval_one": out_eval_one,
+        "state": model.state_dict(),
+    }
+
+
+def build_mlp_regressor(torch, nn, F):
+    return nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+
+
+def adam_steplr(torch, nn, F, optim, model, X, y):
+    X, y = torch.tensor(X), torch.tensor(y)
+    optimizer = optim.Adam(model.parameters(), lr=0.05, betas=(0.9, 0.99))
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    losses, lrs = [], []
+    for _epoch in range(6):
+        optimizer.zero_grad()
+        loss = F.mse_loss(model(X), y)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+        lrs.append((scheduler.get_last_lr()[0], optimizer.param_groups[0]["lr"]))
+    return {
+        "losses": losses,
+        "lrs": lrs,
+        "state": model.state_dict(),
+        "exp_avg_sq": optimizer.state[model[0].weight]["exp_avg_sq"],
+    }
+
+
+def build_bag_of_embeddings(torch, nn, F):
+    class Bag(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(20, 6, padding_idx=0)
+            self.fc = nn.Linear(2 * 6, 1)
+
+        def forward(self, tokens):
+            e = self.emb(tokens)
+            mask = (tokens != 0).unsqueeze(-1).float()
+            masked_mean = (e * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+            return self.fc(torch.cat((masked_mean, e.mean(dim=1)), dim=-1)).squeeze(-1)
+
+    return Bag()
+
+
+def embedding_bag_step(torch, nn, F, optim, model, tokens, y):
+    tokens, labels = torch.tensor(tokens), torch.tensor(y)
+    optimizer = optim.SGD(model.parameters(), lr=1.0)
+    optimizer.zero_grad()
+    logits = model(tokens)
+    loss = F.binary_cross_entropy_with_logits(logits, labels)
+    loss.backward()
+    emb_grad = model.emb.weight.grad.clone()
+    optimizer.step()
+    probs = torch.sigmoid(logits.detach())
+    return {
+        "logits": logits,
+        "probs": probs,
+        "loss": loss.item(),
+        "emb_grad": emb_grad,
+        "state": model.state_dict(),
+    }
+
+
+def build_nothing(torch, nn, F):
+    return None
+
+
+def tensor_manipulation(torch, nn, F, optim, model, X, index):
+    x = torch.tensor(X, requires_grad=True)  # (2, 3, 4)
+    idx = torch.tensor(index)  # (2, 3, 2) int64
+    flat = x.view(2, -1)
+    cols = x.permute(0, 2, 1).unsqueeze(1)  # (2, 1, 4, 3)
+    picked = torch.gather(x, 2, idx)  # (2, 3, 2)
+    masked = x.masked_fill(x < 0, 0.0)
+    top_values, top_indices = x.topk(2, dim=-1)
+    sorted_values, sorted_indices = torch.sort(flat, dim=1, descending=True)
+    running = torch.cumsum(x, dim=-1)
+    chosen = torch.where(x > 0.5, x * 2, -x)
+    total = (
+        (flat * torch.arange(12.0)).sum()
+        + (cols.squeeze(1)[:, 1:, :] ** 2).sum()
+        + picked.sum()
+        + masked.exp().sum()
+        + top_values.sum()
+        + (sorted_values[:, :3] * 3).sum()
+        + running.tanh().sum()
+        + chosen.sum()
+    )
+    total.backward()
+    return {
+        "picked": picked.detach(),
+        "masked": masked.detach(),
+        "top_values": top_values.detach(),
+        "top_indices": top_indices,
+        "sorted_values": sorted_values.detach(),
+        "sorted_indices": sorted_indices,
+        "running": running.detach(),
+        "chosen": chosen.detach(),
+        "total": total.item(),
+        "grad": x.grad,
+        "shapes": [tuple(flat.shape), tuple(cols.shape), tuple(picked.size())],
+    }
+
+
+def causal_attention(torch, nn, F, optim, model, Q, K, V):
+    q = torch.tensor(Q, requires_grad=True)
+    k = torch.tensor(K, requires_grad=True)
+    v = torch.tensor(V, requires_grad=True)
+    L = q.size(-2)
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    allowed = torch.ones(L, L, dtype=torch.bool).tril()
+    out_mask = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+    bias = torch.zeros(L, L).masked_fill(~allowed, float("-inf"))
+    out_bias = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=0.3)
+    weights = torch.linspace(-1.0, 1.0, out.numel()).view(out.shape)
+    (out * weights).sum().backward(retain_graph=True)
+    grads = [q.grad.clone(), k.grad.clone(), v.grad.clone()]
+    (out_bias**2).sum().backward()
+    return {
+        "out": out.detach(),
+        "out_mask": out_mask.detach(),
+        "out_bias": out_bias.detach(),
+        "grads": grads,
+        "accumulated": [q.grad, k.grad, v.grad],
+    }
+
+
+def regression_clip(torch, nn, F, optim, model, X, y):
+    X, y = torch.tensor(X), torch.tensor(y)
+    criterion = nn.MSELoss()
+    optimizer = optim.SGD(model.parameters(), lr=0.2)
+    losses, norms, clipped = [], [], []
+    for _epoch in range(10):
+        optimizer.zero_grad()
+        loss = criterion(model(X), y)
+        loss.backward()
+        norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.5)
+        norms.append(float(norm))
+        clipped.append(math.sqrt(sum((p.grad**2).sum().item() for p in model.parameters())))
+        optimizer.step()
+        losses.append(loss.item())
+    return {"losses": losses, "norms": norms, "clipped": clipped, "state": model.state_dict()}
+
+
+def scratch_lstm_cell(torch, nn, F, optim, model, X, W, U, b):
+    x = torch.tensor(X)  # (batch, time, features)
+    W = torch.tensor(W, requires_grad=True)  # (features, 4 * hidden)
+    U = torch.tensor(U, requires_grad=True)  # (4 * hidden, hidden)
+    b = torch.tensor(b, requires_grad=True)
+    batch, steps, _ = x.shape
+    hidden = U.size(1)
+    h, c = x.new_zeros(batch, hidden), x.new_zeros(batch, hidden)
+    hs = []
+    for x_t in x.unbind(1):
+        gates = x_t.mm(W) + h.mm(U.t()) + b
+        i, f, g, o = gates.chunk(4, dim=1)
+        i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+        c = f * c + i * torch.tanh(g)
+        h = o * c.tanh()
+        hs.append(h)
+    out = torch.stack(hs, dim=1)
+    loss = out.pow(2).sum().sqrt() + out.neg().exp().mean()
+    loss.backward()
+    return {"out": out.detach(), "loss": loss.item(), "grads": [W.grad, U.grad, b.grad]}
+
+
+def build_attention_block(torch, nn, F):
+    return nn.MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True)
+
+
+def multihead_attention(torch, nn, F, optim, model, X, lengths):
+    x = torch.tensor(X)
+    lengths = torch.tensor(lengths)
+    key_padding_mask = torch.arange(x.size(1)).unsqueeze(0) >= lengths.unsqueeze(1)
+    out, attn = model(x, x, x, key_padding_mask=key_padding_mask)
+    out_all, attn_heads = model(x, x, x, need_weights=True, average_attn_weights=False)
+    loss = out.pow(2).mean() + out_all.abs().mean()
+    loss.backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    return {"out": out, "attn": attn, "attn_heads": attn_heads, "loss": loss.item(), "grads": grads}
+
+
+# ================================================================== data
+RNG = np.random.default_rng(20240909)
+
+
+def _blobs() -> dict[str, np.ndarray]:
+    centres = np.array([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]], dtype=np.float32)
+    y = RNG.integers(0, 3, size=64)
+    X = centres[y] + 0.5 * RNG.standard_normal((64, 4)).astype(np.float32)
+    return {"X": X.astype(np.float32), "y": y.astype(np.int64)}
+
+
+def _linear_data() -> dict[str, np.ndarray]:
+    X = RNG.standard_normal((32, 3)).astype(np.float32)
+    y = (X @ np.array([[1.5], [-2.0], [0.5]], dtype=np.float32) + 0.3).astype(np.float32)
+    return {"X": X, "y": y}
+
+
+def _tokens() -> np.ndarray:
+    tokens = RNG.integers(1, 11, size=(4, 6))
+    tokens[1, 4:] = 0
+    tokens[3, 2:] = 0
+    return tokens.astype(np.int64)
+
+
+DATA: dict[str, Callable[[], dict[str, np.ndarray]]] = {
+    "blobs": _blobs,
+    "linear": _linear_data,
+    "sequences": lambda: {
+        "X": RNG.standard_normal((3, 7, 5)).astype(np.float32),
+        "y": np.array([0, 2, 1]),
+    },
+    "gru": lambda: {
+        "X": RNG.standard_normal((2, 8, 4)).astype(np.float32),
+        "y": RNG.standard_normal((2, 5)).astype(np.float32),
+    },
+    "tokens": lambda: {"tokens": _tokens(), "y": np.array([0, 1, 1, 0])},
+    "images": lambda: {
+        "X": RNG.standard_normal((2, 1, 8, 8)).astype(np.float32),
+        "y": (RNG.random((2, 1, 8, 8)) > 0.5).astype(np.float32),
+    },
+    "bn": lambda: {
+        "X": RNG.standard_normal((5, 2, 4, 4)).astype(np.float32),
+        "y": RNG.standard_normal((5, 1)).astype(np.float32),
+    },
+    "bag": lambda: {
+        "tokens": np.array([[3, 7, 7, 0, 0], [1, 2, 3, 4, 5], [9, 0, 0, 0, 0]], dtype=np.int64),
+        "y": np.array([1.0, 0.0, 1.0], dtype=np.float32),
+    },
+    "manipulation": lambda: {
+        "X": RNG.standard_normal((2, 3, 4)).astype(np.float32),
+        "index": RNG.integers(0, 4, size=(2, 3, 2)).astype(np.int64),
+    },
+    "attention": lambda: {
+        k: RNG.standard_normal((2, 2, 5, 4)).astype(np.float32) for k in ("Q", "K", "V")
+    },
+    "scratch": lambda: {
+        "X": RNG.standard_normal((3, 4, 5)).astype(np.float32),
+        "W": (0.4 * RNG.standard_normal((5, 4 * 6))).astype(np.float32),
+        "U": (0.4 * RNG.standard_normal((4 * 6, 6))).astype(np.float32),
+        "b": (0.1 * RNG.standard_normal(4 * 6)).astype(np.float32),
+    },
+    "mha": lambda: {
+        "X": RNG.standard_normal((3, 5, 8)).astype(np.float32),
+        "lengths": np.array([5, 3, 1], dtype=np.int64),
+    },
+}
+_DATA = {name: make() for name, make in DATA.items()}  # drawn once, in a fixed order
+
+
+# ================================================================== facts under chainrule alone
+def _decreasing(losses: list[float]) -> None:
+    assert all(math.isfinite(v) for v in losses), losses
+    assert losses[-1] < losses[0], losses
+
+
+def _finite(*arrays: Any) -> None:
+    for a in arrays:
+        assert np.all(np.isfinite(np.asarray(a))), a
+
+
+def check_classifier(out):
+    _decreasing(out["losses"])
+    assert out["accuracy"][-1] >= 0.9 and out["pred"].dtype == np.int64
+    assert out["pred"].shape == (64,)
+
+
+def check_manual_sgd(out):
+    _decreasing(out["losses"])
+    assert out["losses"][-1] < 0.2 * out["losses"][0]
+    assert out["same_parameter"] is True and out["requires_grad"] is True
+    assert out["grad_after_zero_grad"] is None  # zero_grad sets to None, as PyTorch >= 2.0
+
+
+def check_lstm(out):
+    assert out["out"].shape == (3, 7, 12)
+    assert out["h_n"].shape == out["c_n"].shape == (4, 3, 6)
+    assert len(out["grads"]) == 2 * 2 * 4 + 2
+    _finite(out["out"], *out["grads"].values())
+    # the last layer's forward direction ends at the last step, the backward one at the first
+    np.testing.assert_allclose(out["h_n"][2], out["out"][:, -1, :6], rtol=1e-6)
+    np.testing.assert_allclose(out["h_n"][3], out["out"][:, 0, 6:], rtol=1e-6)
+
+
+def check_gru(out):
+    _decreasing(out["losses"])
+    assert [o.shape for o in out["outs"]] == [(2, 3, 5), (2, 3, 5), (2, 2, 5)]  # split sizes
+    np.testing.assert_allclose(out["h_n"][0], out["outs"][-1][:, -1])
+
+
+def check_transformer(out):
+    assert out["hidden"].shape == (4, 6, 8) and math.isfinite(out["loss"])
+    _finite(out["hidden"], *out["grads"].values())
+    assert np.abs(out["grads"]["layer.self_attn.in_proj_weight"]).sum() > 0
+
+
+def check_unet(out):
+    _decreasing(out["losses"])
+    assert out["logits"].shape == (2, 1, 8, 8)
+    _finite(*out["grads"].values())
+
+
+def check_batchnorm(out):
+    state = out["state"]
+    assert int(state["1.num_batches_tracked"]) == 3 and int(state["5.num_batches_tracked"]) == 3
+    assert np.all(state["1.running_var"] > 0)
+    assert not np.allclose(out["out_train"], out["out_eval"])  # batch vs running statistics
+    np.testing.assert_allclose(out["out_eval_one"], out["out_eval"][:1], rtol=1e-5, atol=1e-6)
+
+
+def check_adam_steplr(out):
+    _decreasing(out["losses"])
+    expected = [0.05, 0.025, 0.025, 0.0125, 0.0125, 0.00625]
+    np.testing.assert_allclose([a for a, _ in out["lrs"]], expected)
+    np.testing.assert_allclose([b for _, b in out["lrs"]], expected)
+
+
+def check_bag(out):
+    assert out["logits"].shape == (3,) and math.isfinite(out["loss"])
+    np.testing.assert_array_equal(out["emb_grad"][0], 0.0)  # padding_idx gets no gradient
+    assert np.abs(out["emb_grad"][7]).sum() > 0
+
+
+def check_manipulation(out):
+    data = _DATA["manipulation"]
+    X, index = data["X"], data["index"]
+    np.testing.assert_array_equal(out["picked"], np.take_along_axis(X, index, 2))
+    np.testing.assert_array_equal(out["top_values"], -np.sort(-X, axis=-1)[..., :2])
+    np.testing.assert_allclose(out["running"], np.cumsum(X, -1), rtol=1e-6)
+    assert out["top_indices"].dtype == out["sorted_indices"].dtype == np.int64
+    assert out["shapes"] == [[2, 12], [2, 1, 4, 3], [2, 3, 2]]  # tuples come back as lists
+    assert out["grad"].shape == X.shape and out["grad"].dtype == np.float32
+
+
+def check_attention(out):
+    np.testing.assert_allclose(out["out"], out["out_mask"], rtol=1e-6, atol=1e-7)
+    # the first query sees only the first key: its output is the first value
+    np.testing.assert_allclose(out["out"][..., 0, :], _DATA["attention"]["V"][..., 0, :])
+    _finite(*out["grads"], *out["accumulated"])
+
+
+def check_regression(out):
+    _decreasing(out["losses"])
+    assert max(out["norms"]) > 0.5  # the clip had work to do
+    for before, after in zip(out["norms"], out["clipped"]):
+        assert after == pytest.approx(min(before, 0.5), rel=1e-4)
+
+
+def check_scratch_lstm(out):
+    """The hand-written cell is nn.LSTM with weight_ih = W.T, weight_hh = U, bias_ih = b."""
+    data = _DATA["scratch"]
+    lstm = chainrule.nn.LSTM(5, 6, batch_first=True)
+    lstm.load_state_dict(
+        {
+            "weight_ih_l0": data["W"].T,
+            "weight_hh_l0": data["U"],
+            "bias_ih_l0": data["b"],
+            "bias_hh_l0": np.zeros(24, np.float32),
+        }
+    )
+    expected, _ = lstm(chainrule.tensor(data["X"]))
+    np.testing.assert_allclose(out["out"], expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert [g.shape for g in out["grads"]] == [(5, 24), (24, 6), (24,)]
+    _finite(*out["grads"])
+
+
+def check_mha(out):
+    assert out["out"].shape == (3, 5, 8) and out["attn"].shape == (3, 5, 5)
+    assert out["attn_heads"].shape == (3, 2, 5, 5)
+    np.testing.assert_array_equal(out["attn"][2, :, 1:], 0.0)  # padded keys get no weight
+    np.testing.assert_allclose(out["attn"].sum(-1), 1.0, rtol=1e-5)
+
+
+# ================================================================== the harness
+@dataclass(frozen=True)
+class Case:
+    name: str
+    build: Callable
+    snippet: Callable
+    data: str
+    check: Callable
+    rtol: float = 1e-4
+    atol: float = 1e-5
+
+
+CASES = [
+    Case("classifier_loop", build_classifier, classifier_loop, "blobs", check_classifier),
+    Case("manual_sgd", build_linear, manual_sgd, "linear", check_manual_sgd),
+    Case("lstm_step", build_lstm, lstm_step, "sequences", check_lstm),
+    Case("gru_step", build_gru, gru_step, "gru", check_gru),
+    Case("transformer_step", build_transformer, transformer_step, "tokens", check_transformer),
+    Case("unet_step", build_unet_block, unet_step, "images", check_unet),
+    Case("batchnorm_train_eval", build_batchnorm, batchnorm_train_eval, "bn", check_batchnorm),
+    Case("adam_steplr", build_mlp_regressor, adam_steplr, "linear", check_adam_steplr),
+    Case("embedding_bag_step", build_bag_of_embeddings, embedding_bag_step, "bag", check_bag),
+    Case(
+        "tensor_manipulation",
+        build_nothing,
+        tensor_manipulation,
+        "manipulation",
+        check_manipulation,
+    ),
+    Case("causal_attention", build_nothing, causal_attention, "attention", check_attention),
+    Case("regression_clip", build_mlp_regressor, regression_clip, "linear", check_regression),
+    Case("scratch_lstm_cell", build_nothing, scratch_lstm_cell, "scratch", check_scratch_lstm),
+    Case("multihead_attention", build_attention_block, multihead_attention, "mha", check_mha),
+]
+
+
+def _plain(value: Any) -> Any:
+    """A snippet's result with every tensor of either library turned into a NumPy array."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "detach"):  # a Tensor of chainrule or PyTorch
+        return np.array(value.detach().cpu().numpy(), copy=True)
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return value
+
+
+def _run(ns: SimpleNamespace, case: Case, model: Any = None) -> Any:
+    if model is None:
+        model = case.build(ns.torch, ns.nn, ns.F)
+    data = copy.deepcopy(_DATA[case.data])  # from_numpy shares memory: each run its own copy
+    return _plain(case.snippet(ns.torch, ns.nn, ns.F, ns.optim, model, **data))
+
+
+def _same(ours: Any, theirs: Any, case: Case, where: str) -> None:
+    if isinstance(theirs, dict):
+        assert list(ours) == list(theirs), f"{where}: keys {list(ours)} vs {list(theirs)}"
+        for k in theirs:
+            _same(ours[k], theirs[k], case, f"{where}[{k!r}]")
+    elif isinstance(theirs, list):
+        assert len(ours) == len(theirs), f"{where}: length {len(ours)} vs {len(theirs)}"
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            _same(a, b, case, f"{where}[{i}]")
+    elif isinstance(theirs, np.ndarray):
+        assert isinstance(ours, np.ndarray), f"{where}: {type(ours)} vs an array"
+        assert ours.shape == theirs.shape, f"{where}: shape {ours.shape} vs {theirs.shape}"
+        assert ours.dtype == theirs.dtype, f"{where}: dtype {ours.dtype} vs {theirs.dtype}"
+        np.testing.assert_allclose(ours, theirs, rtol=case.rtol, atol=case.atol, err_msg=where)
+    elif isinstance(theirs, float):
+        assert isinstance(ours, float), f"{where}: {type(ours)} vs float"
+        assert ours == pytest.approx(theirs, rel=case.rtol, abs=case.atol), where
+    else:  # bool, int, None, shapes
+        assert type(ours) is type(theirs) and ours == theirs, f"{where}: {ours!r} vs {theirs!r}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_snippet_runs_under_chainrule(case: Case) -> None:
+    chainrule.manual_seed(0)
+    case.check(_run(CHAINRULE, case))
+
+
+@needs_torch
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_snippet_matches_pytorch(case: Case) -> None:
+    _torch.manual_seed(0)
+    theirs_model = case.build(PYTORCH.torch, PYTORCH.nn, PYTORCH.F)
+    ours_model = case.build(CHAINRULE.torch, CHAINRULE.nn, CHAINRULE.F)
+    if theirs_model is not None:
+        theirs_state = theirs_model.state_dict()
+        assert list(ours_model.state_dict()) == list(theirs_state)  # names map one to one
+        ours_model.load_state_dict({k: v.numpy().copy() for k, v in theirs_state.items()})
+    theirs = _run(PYTORCH, case, theirs_model)
+    ours = _run(CHAINRULE, case, ours_model)
+    case.check(ours)
+    _same(ours, theirs, case, case.name)
+
+
+@needs_torch
+def test_a_pytorch_state_dict_loads_as_it_is() -> None:
+    """``load_state_dict(torch_model.state_dict())``: PyTorch tensors, not NumPy arrays."""
+    _torch.manual_seed(0)
+    theirs = build_lstm(PYTORCH.torch, PYTORCH.nn, PYTORCH.F)
+    ours = build_lstm(CHAINRULE.torch, CHAINRULE.nn, CHAINRULE.F)
+    ours.load_state_dict(theirs.state_dict())
+    for (name, a), (name_b, b) in zip(ours.state_dict().items(), theirs.state_dict().items()):
+        assert name == name_b
+        np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_the_comparison_notices_a_different_number() -> None:
+    """The harness is not vacuous: a result off by more than the tolerance fails it."""
+    case = CASES[1]  # manual_sgd
+    ours = _run(CHAINRULE, case)
+    _same(ours, copy.deepcopy(ours), case, case.name)
+    changed = copy.deepcopy(ours)
+    changed["state"]["bias"] = changed["state"]["bias"] + 1e-3
+    with pytest.raises(AssertionError, match=r"manual_sgd\['state'\]\['bias'\]"):
+        _same(ours, changed, case, case.name)
+    changed = copy.deepcopy(ours)
+    changed["state"]["weight"] = changed["state"]["weight"].astype(np.float64)
+    with pytest.raises(AssertionError, match="dtype float32 vs float64"):
+        _same(ours, changed, case, case.name)
+    with pytest.raises(AssertionError, match="None"):
+        _same({"g": np.zeros(1, np.float32)}, {"g": None}, case, "g")
+
+
+# ------------------------------------------- what the snippets found missing or wrong, pinned
+SPLITS = [(3, 1, None), ([2, 6], 1, None), (2, 0, None), (1, -1, None), (4, 1, "chunk")]
+
+
+@pytest.mark.parametrize(("size", "dim", "how"), SPLITS)
+def test_split_with_a_dim_is_pytorchs(size: Any, dim: int, how: str | None) -> None:
+    """torch.split takes piece sizes; with ``dim=`` chainrule did NumPy's section counts (a
+    silently different list of pieces, or an error)."""
+    a = np.arange(32.0).reshape(4, 8)
+    if how == "chunk":
+        pieces = chainrule.tensor(a).chunk(size, dim=dim)
+        expected = np.split(a, [2, 4, 6], axis=dim)
+    else:
+        pieces = chainrule.split(chainrule.tensor(a), size, dim=dim)
+        if isinstance(size, int):
+            cuts = list(range(size, a.shape[dim], size))
+        else:
+            cuts = list(np.cumsum(size)[:-1])
+        expected = np.split(a, cuts, axis=dim)
+        method_pieces = chainrule.tensor(a).split(size, dim)
+        assert [p.shape for p in method_pieces] == [e.shape for e in expected]
+    assert isinstance(pieces, tuple) and len(pieces) == len(expected)
+    for p, e in zip(pieces, expected):
+        np.testing.assert_array_equal(p.numpy(), e)
+    if _torch is not None:
+        t = _torch.from_numpy(a)
+        theirs = t.chunk(size, dim=dim) if how == "chunk" else _torch.split(t, size, dim=dim)
+        assert [tuple(p.shape) for p in theirs] == [p.shape for p in pieces]
+
+
+def test_split_keeps_numpys_meaning_without_dim_and_refuses_bad_sizes() -> None:
+    a = np.arange(8.0)
+    assert [p.shape for p in chainrule.split(chainrule.tensor(a), 2)] == [(4,), (4,)]
+    assert [p.shape for p in chainrule.split(chainrule.tensor(a), [3], axis=0)] == [(3,), (5,)]
+    assert [p.shape for p in chainrule.tensor(a).split(2, axis=0)] == [(4,), (4,)]
+    with pytest.raises(ValueError, match=r"split: section sizes \[3, 3\] must .* sum to .* 8"):
+        chainrule.tensor(a).split([3, 3])
+    with pytest.raises(ValueError, match="split: split_size must be a positive int, got 0"):
+        chainrule.tensor(a).split(0)
+    with pytest.raises(IndexError, match=r"split: dim 1 is out of range .* shape \(8,\)"):
+        chainrule.tensor(a).split(2, dim=1)
+    with pytest.raises(ValueError, match="chunk: chunks must be a positive int"):
+        chainrule.tensor(a).chunk(0)
+
+
+def test_split_chunk_unbind_gradients() -> None:
+    a = np.random.default_rng(3).standard_normal((3, 5))
+    gradcheck(lambda x: x.split(2, dim=1)[1] * x.split([1, 2], dim=0)[0][:, :2], a)
+    gradgradcheck(lambda x: x.chunk(2, dim=1)[0] ** 2, a)
+    gradcheck(lambda x: x.unbind(1)[3] * x.unbind(0)[2][1], a)
+    gradgradcheck(lambda x: chainrule.stack([r**3 for r in x.unbind(0)]), a)
+    rows = chainrule.tensor(a).unbind(0)
+    assert len(rows) == 3 and rows[1].shape == (5,)
+    np.testing.assert_array_equal(rows[1].numpy(), a[1])
+
+
+def test_pytorch_method_spellings_added_for_the_snippets() -> None:
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
+    x = chainrule.tensor(a)
+    np.testing.assert_allclose(x.pow(3).numpy(), a**3)
+    np.testing.assert_allclose(x.neg().numpy(), -a)
+    np.testing.assert_allclose(x.add(x, alpha=2).numpy(), 3 * a)
+    np.testing.assert_allclose(x.sub(1.0, alpha=0.5).numpy(), a - 0.5)
+    np.testing.assert_allclose(x.mul(x).numpy(), a * a)
+    np.testing.assert_allclose(x.mm(chainrule.tensor(b)).numpy(), a @ b)
+    np.testing.assert_allclose(x.matmul(chainrule.tensor(b)).numpy(), a @ b)
+    batch = rng.standard_normal((2, 3, 3))
+    np.testing.assert_allclose(
+        chainrule.tensor(batch).bmm(chainrule.tensor(batch)).numpy(), batch @ batch
+    )
+    np.testing.assert_array_equal(x.t().numpy(), a.T)
+    assert chainrule.ones(3).t().shape == (3,)
+    for name, op in [("eq", np.equal), ("ne", np.not_equal), ("gt", np.greater),
+                     ("ge", np.greater_equal), ("lt", np.less), ("le", np.less_equal)]:  # fmt: skip
+        np.testing.assert_array_equal(getattr(x, name)(a[0, 1]).numpy(), op(a, a[0, 1]))
+    assert chainrule.ones(1, 3).expand_as(x).shape == (2, 3)
+    assert x.view_as(chainrule.zeros(3, 2)).shape == (3, 2)
+    np.testing.assert_array_equal(x.reshape_as(chainrule.zeros(6)).numpy(), a.reshape(6))
+    gradcheck(lambda t: t.pow(3).t().mm(t) + t.neg().t().add(t.t(), alpha=2).mul(t.t()).sum(), a)
+    gradgradcheck(lambda t: t.pow(3).mm(t.t()), a)
+    with pytest.raises(ValueError, match=r"mm: expects two 2-d tensors, got shapes \(2, 3\)"):
+        x.mm(chainrule.ones(2, 3, 4))
+    with pytest.raises(ValueError, match=r"bmm: expects two 3-d tensors"):
+        x.bmm(x)
+    with pytest.raises(ValueError, match=r"t: expects a tensor of at most 2 dims"):
+        chainrule.ones(2, 2, 2).t()

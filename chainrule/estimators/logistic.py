@@ -249,6 +249,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return np.column_stack([log_expit(-scores), log_expit(scores)])
         return log_softmax(scores, axis=1)
 
+    def to_onnx(self, path: Any = None, **kwargs: Any) -> Any:
+        """The fitted model as ONNX: input ``X`` (float32), outputs ``label`` and
+        ``probabilities``, as skl2onnx writes them; see :mod:`chainrule.onnx.estimators`.
+
+        Examples
+        --------
+        >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+        >>> [o.name for o in LogisticRegression().fit(X, y).to_onnx().graph.output]
+        ['label', 'probabilities']
+        """
+        from ..onnx.estimators import estimator_to_onnx
+
+        return estimator_to_onnx(self, path, **kwargs)
+
 
 def _real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)

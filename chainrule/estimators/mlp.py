@@ -435,6 +435,22 @@ class _BaseMLP(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self._forward_numpy(X)
 
+    def to_onnx(self, path: Any = None, **kwargs: Any) -> Any:
+        """The fitted network as ONNX: input ``X`` (float32); a classifier gives ``label`` and
+        ``probabilities``, a regressor ``variable``, as skl2onnx writes them (see
+        :mod:`chainrule.onnx.estimators`).
+
+        Examples
+        --------
+        >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0.0, 1.0, 2.0, 3.0])
+        >>> est = MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs").fit(X, y)
+        >>> [o.name for o in est.to_onnx().graph.output]
+        ['variable']
+        """
+        from ..onnx.estimators import estimator_to_onnx
+
+        return estimator_to_onnx(self, path, **kwargs)
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier with scikit-learn's parameters, defaults and API.

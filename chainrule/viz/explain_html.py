@@ -35,7 +35,7 @@ from .graph import _Bend, _graph, _layers
 
 __all__ = ["explain_html", "article_derivation", "Derivation"]
 
-_BOX_W, _BOX_H, _BEND_W, _ROW_H = 220, 62, 28, 104  # pixels
+_BOX_W, _BOX_H, _BEND_W, _ROW_H = 220, 62, 28, 90  # pixels
 _HEAT_CELLS = 16  # a heatmap has at most this many rows and columns of block means
 
 
@@ -89,7 +89,7 @@ def _array(a: Any, max_values: int) -> dict[str, Any]:
 
 def _short(a: Any) -> str:
     text = format_values(a, 4)
-    return text if len(text) <= 30 else text[:28] + "…"
+    return text if len(text) <= 26 else text[:25] + "…"
 
 
 def explain_html(
@@ -355,7 +355,7 @@ function el(tag, attrs, text) {
 function shortText(a) {
   if (!a.values) return a.summary;
   const t = a.values.length === 1 ? fmt(a.values[0]) : '[' + a.values.map(fmt).join(', ') + ']';
-  return t.length > 28 ? t.slice(0, 27) + '…' : t;
+  return t.length > 26 ? t.slice(0, 25) + "…" : t;
 }
 // An array as a table of its values (a matrix row by row), or its summary and a heatmap.
 function arrayView(a, cls) {

@@ -139,6 +139,9 @@ def _add_train(sub: Any) -> None:
                     help="BLAS threads while training (default 1: small models run faster on "
                     "one, see benchmarks/RESULTS_cli.md)")  # fmt: skip
     tr.add_argument("--quiet", action="store_true", help="print only the result and errors")
+    tr.add_argument("--workers", type=_positive(int), default=None, metavar="N",
+                    help="train on N processes through mpiexec (data-parallel; needs "
+                    "chainrule[mpi]); the same as mpiexec -n N chainrule train ...")  # fmt: skip
     _add_reading(tr)
 
     pr = sub.add_parser(
@@ -156,6 +159,9 @@ def _add_train(sub: Any) -> None:
                     help="also copy these columns of INPUT to the output, first")
     pr.add_argument("--proba", action="store_true",
                     help="add a probability column per class (classifiers)")
+    pr.add_argument("--runtime", choices=("chainrule", "onnxruntime"), default="chainrule",
+                    help="compute with chainrule (default) or export the model to ONNX and run "
+                    "it with ONNX Runtime (needs the [onnx] extra)")  # fmt: skip
     _add_reading(pr)
 
     ev = sub.add_parser(
@@ -177,6 +183,19 @@ def _add_train(sub: Any) -> None:
     sub.add_parser("datasets", help="list the bundled data sets with their shapes and classes",
                    description="List the bundled data sets: samples, features, samples per "
                    "class.")  # fmt: skip
+    ex = sub.add_parser(
+        "export",
+        help="write a trained model folder as one ONNX file, preprocessing included",
+        description="Write MODEL_DIR (from chainrule train) as an ONNX model that takes the raw "
+        "feature columns chainrule predict reads (one input per column, shape (batch, 1): "
+        'float32 with NaN for a missing number, strings with "" for a missing text) and '
+        "gives 'label' and 'probabilities' (classifiers) or 'variable' (regressions). Needs "
+        "the [onnx] extra.",
+    )
+    ex.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by chainrule train")
+    ex.add_argument("output", metavar="OUTPUT", help="the .onnx file to write")
+    ex.add_argument("--opset", type=_positive(int), default=17,
+                    help="ONNX operator set (default 17)")  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -270,8 +289,13 @@ def _main(argv: list[str] | None) -> int:
 
 # ------------------------------------------------------------- train/predict/evaluate
 def _train(args: argparse.Namespace) -> int:
+    from .distributed import launch
     from .training import command_line, train
 
+    if args.workers is not None and args.workers > 1 and launch.pg.launched_by_mpiexec() <= 1:
+        return launch.run_workers(args.workers, launch.strip_workers(args.argv))
+    if not launch.join_job():  # rank > 0 of an mpiexec job: silent, writes nothing
+        args.quiet = True
     r = train(args.data, args.target, args.model, args.hidden, args.epochs, args.lr,
               args.batch_size, args.seed, args.out, progress=not args.quiet, device=args.device,
               task=args.task, features=args.features, drop=args.drop, delimiter=args.delimiter,
@@ -315,12 +339,17 @@ def _predict(args: argparse.Namespace) -> int:
         raise ValueError(f"--keep: {args.input} has no column(s) {', '.join(map(repr, unknown))}")
     keep = [c for c in model.encoder.id_columns if c in frame.columns and c not in args.keep]
     keep = list(args.keep) + keep
-    prediction = model.predict(frame, args.input)
+    predictor = model
+    if args.runtime == "onnxruntime":
+        from .onnx.tables import OnnxRuntimeModel  # the same model, exported and run by ORT
+
+        predictor = OnnxRuntimeModel(model)
+    prediction = predictor.predict(frame, args.input)
     columns = {c: frame[c].to_numpy(dtype=object) for c in keep}
     columns["prediction"] = prediction if model.task == "classification" else [
         repr(float(v)) for v in prediction]  # fmt: skip
     if args.proba:
-        proba = model.predict_proba(frame, args.input)
+        proba = predictor.predict_proba(frame, args.input)
         for k, c in enumerate(model.classes or []):
             columns[f"probability_{c}"] = [f"{v:.6g}" for v in proba[:, k]]
     buffer = io.StringIO()
@@ -400,8 +429,20 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .onnx.tables import export_model_dir
+
+    proto = export_model_dir(args.model_dir, args.output, opset=args.opset)
+    names = [i.name for i in proto.graph.input]
+    shown = ", ".join(names[:6]) + (f", ... ({len(names)} columns)" if len(names) > 6 else "")
+    outputs = ", ".join(o.name for o in proto.graph.output)
+    print(f"wrote {args.output} (inputs {shown}; outputs {outputs})")
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": _train, "predict": _predict, "evaluate": _evaluate, "datasets": _datasets,
+    "export": _export,
 }  # fmt: skip
 
 

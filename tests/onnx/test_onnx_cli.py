@@ -140,3 +140,18 @@ def test_export_of_a_missing_folder_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no model directory" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_serve_example_predicts_like_chainrule(tmp_path, capsys):
+    import runpy
+
+    example = os.path.join(os.path.dirname(PENGUINS), "..", "serve_onnx.py")
+    serve = runpy.run_path(example)["serve"]
+    out = tmp_path / "m"
+    assert main(["train", "--data", PENGUINS, "--target", "species", "--model", "logreg",
+                 "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    labels = serve(str(out), PENGUINS, str(tmp_path / "model.onnx"))
+    assert "rows predicted by ONNX Runtime" in capsys.readouterr().out
+    model = load_model(out)
+    table = read_table(PENGUINS, text_columns=tuple(model.encoder.categorical_columns))
+    np.testing.assert_array_equal(labels, model.predict(table.frame))

@@ -460,6 +460,189 @@ def multihead_attention(torch, nn, F, optim, model, X, lengths):
     return {"out": out, "attn": attn, "attn_heads": attn_heads, "loss": loss.item(), "grads": grads}
 
 
+def build_cnn(torch, nn, F):
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, bias=False),  # a bias before BatchNorm has no gradient
+        nn.BatchNorm2d(4),
+        nn.GELU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3, padding="same"),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d((1, 1)),
+        nn.Flatten(),
+        nn.Dropout(0.0),
+        nn.LayerNorm(6),
+        nn.Linear(6, 3),
+    )
+
+
+def cnn_classifier(torch, nn, F, optim, model, X, y):
+    X, y = torch.tensor(X), torch.tensor(y)
+    criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+    optimizer = optim.AdamW(model.parameters(), lr=0.02, weight_decay=0.05)
+    scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4)
+    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    losses, lrs = [], []
+    for _epoch in range(4):
+        model.train()
+        for xb, yb in zip(X.split(4), y.split(4)):
+            optimizer.zero_grad(set_to_none=True)
+            loss = criterion(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        scheduler.step()
+        lrs.append(optimizer.param_groups[0]["lr"])
+    model.eval()
+    with torch.no_grad():
+        probs = F.softmax(model(X), dim=1)
+        pred = torch.argmax(probs, dim=1)
+    return {
+        "n_params": n_params,
+        "losses": losses,
+        "lrs": lrs,
+        "probs": probs,
+        "pred": pred,
+        "state": model.state_dict(),
+    }
+
+
+def build_twins(torch, nn, F):
+    return nn.ModuleList(
+        [nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)) for _ in range(5)]
+    )
+
+
+def optimizer_zoo(torch, nn, F, optim, model, X, y):
+    X, y = torch.tensor(X), torch.tensor(y)
+    optimizers = [
+        optim.SGD(model[0].parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
+        optim.Adam(model[1].parameters(), lr=0.05, amsgrad=True, weight_decay=1e-2),
+        optim.AdamW(model[2].parameters(), lr=0.05, betas=(0.8, 0.95), eps=1e-6),
+        optim.RMSprop(model[3].parameters(), lr=0.01, alpha=0.9, momentum=0.5, centered=True),
+        optim.Adagrad(model[4].parameters(), lr=0.1, lr_decay=0.01, weight_decay=1e-3),
+    ]
+    losses = []
+    for _step in range(4):
+        row = []
+        for net, optimizer in zip(model, optimizers):
+            optimizer.zero_grad()
+            loss = F.mse_loss(net(X), y)
+            loss.backward()
+            optimizer.step()
+            row.append(loss.item())
+        losses.append(row)
+    return {"losses": losses, "state": model.state_dict()}
+
+
+def scheduler_zoo(torch, nn, F, optim, model, X, y):
+    def sgd():
+        return optim.SGD(model.parameters(), lr=0.1)
+
+    schedulers = [
+        optim.lr_scheduler.ExponentialLR(sgd(), gamma=0.9),
+        optim.lr_scheduler.LinearLR(sgd(), start_factor=0.25, total_iters=4),
+        optim.lr_scheduler.OneCycleLR(sgd(), max_lr=1.0, total_steps=8),
+        optim.lr_scheduler.CosineAnnealingLR(sgd(), T_max=5, eta_min=0.01),
+        optim.lr_scheduler.StepLR(sgd(), step_size=3, gamma=0.1),
+    ]
+    plateau_opt = sgd()
+    plateau = optim.lr_scheduler.ReduceLROnPlateau(plateau_opt, mode="min", factor=0.5, patience=1)
+    lrs, plateau_lrs = [], []
+    for epoch in range(7):
+        for scheduler in schedulers:
+            scheduler.optimizer.step()
+            scheduler.step()
+        lrs.append([s.get_last_lr()[0] for s in schedulers])
+        plateau.step(1.0 if epoch < 2 else 2.0)  # stops improving after epoch 1
+        plateau_lrs.append(plateau_opt.param_groups[0]["lr"])
+    return {"lrs": lrs, "plateau_lrs": plateau_lrs}
+
+
+def build_frozen(torch, nn, F):
+    return nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 1))
+
+
+def old_style_sgd(torch, nn, F, optim, model, X, y):
+    X, y = torch.tensor(X), torch.tensor(y)
+    for p in model[0].parameters():
+        p.requires_grad_(False)  # freeze the first layer
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    frozen = model[0].weight.detach().clone()
+    losses = []
+    for _step in range(10):
+        loss = F.l1_loss(model(X), y) + 0.5 * F.smooth_l1_loss(model(X), y, beta=0.5)
+        loss.backward()
+        for p in trainable:
+            p.data -= 0.05 * p.grad.data
+            p.grad = None
+        losses.append(loss.item())
+    return {
+        "losses": losses,
+        "n_trainable": len(trainable),
+        "first_grad": model[0].weight.grad,
+        "frozen_unchanged": bool((model[0].weight == frozen).all()),
+        "state": model.state_dict(),
+    }
+
+
+def build_text_cnn(torch, nn, F):
+    class TextCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(12, 5)
+            self.conv = nn.Conv1d(5, 4, kernel_size=3, padding=1)
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, tokens):
+            x = self.embedding(tokens).permute(0, 2, 1)  # (batch, channels, time)
+            x = F.relu(self.conv(x))
+            x = F.max_pool1d(x, kernel_size=2)
+            x = x.max(dim=2)[0]
+            return F.log_softmax(self.fc(x), dim=-1)
+
+    return TextCNN()
+
+
+def text_cnn_step(torch, nn, F, optim, model, tokens, y):
+    tokens, y = torch.tensor(tokens), torch.tensor(y)
+    optimizer = optim.RMSprop(model.parameters(), lr=0.01)
+    losses = []
+    for _step in range(3):
+        optimizer.zero_grad()
+        log_probs = model(tokens)
+        loss = F.nll_loss(log_probs, y, weight=torch.tensor([1.0, 2.0, 0.5]))
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return {"log_probs": log_probs.detach(), "losses": losses, "state": model.state_dict()}
+
+
+def loss_zoo(torch, nn, F, optim, model, logits, labels, targets):
+    z = torch.tensor(logits, requires_grad=True)  # (6, 4)
+    labels, targets = torch.tensor(labels), torch.tensor(targets)
+    values = {
+        "ce_ignore": F.cross_entropy(z, labels, ignore_index=2),
+        "ce_smooth_weight": F.cross_entropy(
+            z, labels, weight=torch.tensor([1.0, 2.0, 0.5, 1.0]), label_smoothing=0.2
+        ),
+        "ce_none": F.cross_entropy(z, labels, reduction="none").sum(),
+        "bce_pos_weight": F.binary_cross_entropy_with_logits(
+            z, targets, pos_weight=torch.tensor([1.0, 3.0, 0.5, 2.0])
+        ),
+        "bce": nn.BCELoss()(torch.sigmoid(z), targets),
+        "kl": F.kl_div(
+            F.log_softmax(z, dim=1), F.softmax(targets * 3, dim=1), reduction="batchmean"
+        ),
+        "huber": nn.HuberLoss(delta=0.7)(z, targets),
+        "mse_sum": F.mse_loss(z, targets, reduction="sum"),
+        "nll": nn.NLLLoss()(F.log_softmax(z, dim=-1), labels),
+    }
+    total = sum(values.values())
+    total.backward()
+    return {"values": {k: v.item() for k, v in values.items()}, "grad": z.grad}
+
+
 # ================================================================== data
 RNG = np.random.default_rng(20240909)
 
@@ -482,6 +665,17 @@ def _tokens() -> np.ndarray:
     tokens[1, 4:] = 0
     tokens[3, 2:] = 0
     return tokens.astype(np.int64)
+
+
+def _digits() -> dict[str, np.ndarray]:
+    """Three classes of 8x8 images: a bright quadrant (top-left, top-right, bottom) plus noise."""
+    y = np.arange(12) % 3
+    X = 0.3 * RNG.standard_normal((12, 1, 8, 8))
+    regions = [(slice(0, 4), slice(0, 4)), (slice(0, 4), slice(4, 8)), (slice(4, 8), slice(None))]
+    for i, label in enumerate(y):
+        rows, cols = regions[label]
+        X[i, 0, rows, cols] += 1.0
+    return {"X": X.astype(np.float32), "y": y.astype(np.int64)}
 
 
 DATA: dict[str, Callable[[], dict[str, np.ndarray]]] = {
@@ -524,6 +718,16 @@ DATA: dict[str, Callable[[], dict[str, np.ndarray]]] = {
     "mha": lambda: {
         "X": RNG.standard_normal((3, 5, 8)).astype(np.float32),
         "lengths": np.array([5, 3, 1], dtype=np.int64),
+    },
+    "digits": _digits,
+    "text": lambda: {
+        "tokens": RNG.integers(0, 12, size=(5, 8)).astype(np.int64),
+        "y": np.array([0, 1, 2, 1, 0]),
+    },
+    "losses": lambda: {
+        "logits": RNG.standard_normal((6, 4)).astype(np.float32),
+        "labels": np.array([0, 2, 1, 3, 2, 0]),
+        "targets": RNG.random((6, 4)).astype(np.float32),
     },
 }
 _DATA = {name: make() for name, make in DATA.items()}  # drawn once, in a fixed order
@@ -652,6 +856,58 @@ def check_mha(out):
     np.testing.assert_allclose(out["attn"].sum(-1), 1.0, rtol=1e-5)
 
 
+def check_cnn(out):
+    assert out["n_params"] == 4 * 9 + 4 + 4 + 6 * 4 * 9 + 6 + 6 + 6 + 6 * 3 + 3
+    losses = out["losses"]
+    assert all(math.isfinite(v) for v in losses) and sum(losses[-3:]) < sum(losses[:3])
+    expected = [0.02 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(1, 5)]
+    np.testing.assert_allclose(out["lrs"], expected, atol=1e-12)
+    np.testing.assert_allclose(out["probs"].sum(1), 1.0, rtol=1e-5)
+    assert out["pred"].dtype == np.int64
+
+
+def check_optimizer_zoo(out):
+    for column in zip(*out["losses"]):
+        _decreasing(list(column))
+    _finite(*out["state"].values())
+
+
+def check_scheduler_zoo(out):
+    lrs = np.array(out["lrs"])
+    t = np.arange(1, 8)
+    np.testing.assert_allclose(lrs[:, 0], 0.1 * 0.9**t)
+    np.testing.assert_allclose(lrs[:, 1], 0.1 * (0.25 + 0.75 * np.minimum(t, 4) / 4))
+    assert 0.5 < lrs[:, 2].max() <= 1.0 and lrs[-1, 2] < 0.01  # one cycle: up, then down
+    np.testing.assert_allclose(
+        lrs[:5, 3], 0.01 + 0.09 * (1 + np.cos(np.pi * t[:5] / 5)) / 2, rtol=1e-12
+    )
+    np.testing.assert_allclose(lrs[:, 4], 0.1 * 0.1 ** (t // 3))
+    np.testing.assert_allclose(out["plateau_lrs"], [0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.0125])
+
+
+def check_old_style_sgd(out):
+    _decreasing(out["losses"])
+    assert out["n_trainable"] == 2 and out["first_grad"] is None
+    assert out["frozen_unchanged"] is True
+
+
+def check_text_cnn(out):
+    _decreasing(out["losses"])
+    assert out["log_probs"].shape == (5, 3)
+    np.testing.assert_allclose(np.exp(out["log_probs"]).sum(1), 1.0, rtol=1e-5)
+
+
+def check_loss_zoo(out):
+    data = _DATA["losses"]
+    z, labels = data["logits"].astype(np.float64), data["labels"]
+    log_p = z - np.log(np.exp(z).sum(1, keepdims=True))
+    keep = labels != 2
+    expected = -log_p[np.arange(6), labels][keep].mean()
+    assert out["values"]["ce_ignore"] == pytest.approx(expected, rel=1e-5)
+    assert out["values"]["nll"] == pytest.approx(-log_p[np.arange(6), labels].mean(), rel=1e-5)
+    _finite(out["grad"])
+
+
 # ================================================================== the harness
 @dataclass(frozen=True)
 class Case:
@@ -684,6 +940,12 @@ CASES = [
     Case("causal_attention", build_nothing, causal_attention, "attention", check_attention),
     Case("regression_clip", build_mlp_regressor, regression_clip, "linear", check_regression),
     Case("scratch_lstm_cell", build_nothing, scratch_lstm_cell, "scratch", check_scratch_lstm),
+    Case("cnn_classifier", build_cnn, cnn_classifier, "digits", check_cnn),
+    Case("optimizer_zoo", build_twins, optimizer_zoo, "linear", check_optimizer_zoo),
+    Case("scheduler_zoo", build_linear, scheduler_zoo, "linear", check_scheduler_zoo),
+    Case("old_style_sgd", build_frozen, old_style_sgd, "linear", check_old_style_sgd),
+    Case("text_cnn_step", build_text_cnn, text_cnn_step, "text", check_text_cnn),
+    Case("loss_zoo", build_nothing, loss_zoo, "losses", check_loss_zoo),
     Case("multihead_attention", build_attention_block, multihead_attention, "mha", check_mha),
 ]
 

@@ -54,6 +54,9 @@ from .data import (
     make_moons,
     train_test_split,
 )
+from .distributed import DistributedDataParallel, allreduce_, is_main, launched_by_mpiexec
+from .distributed import init as init_process_group
+from .distributed.launch import shard_loss
 from .model_folder import ModelFileError, check, write_model_folder
 from .tables import Table, TableEncoder, Target, as_text, read_table
 from .tensor import as_tensor
@@ -376,14 +379,25 @@ def _epoch(net: Any, opt: Any, X: Any, y: Any, rng: Any, batch_size: int, loss_f
     n = len(y)
     order = rng.permutation(n)
     total = 0.0
+    parallel = _parallel()
     for s in range(0, n, batch_size):
         idx = order[s : s + batch_size]
-        loss = loss_fn(net(as_tensor(X[idx])), y[idx])
+        if parallel:  # this rank's rows of the batch; DDP averages the gradients
+            loss, part, _ = shard_loss(net, loss_fn, X, y, idx)
+        else:
+            loss = loss_fn(net(as_tensor(X[idx])), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
-        total += loss.item() * len(idx)
+        total += part if parallel else loss.item() * len(idx)
+    if parallel:  # every rank sees the same epoch loss, so every rank stops at the same epoch
+        total = float(allreduce_(np.array([total]), op="sum")[0][0])
     return total / n
+
+
+def _parallel() -> bool:
+    """Whether ``mpiexec`` started this process among several (see chainrule.distributed)."""
+    return launched_by_mpiexec() > 1
 
 
 def _fit_network(
@@ -400,6 +414,7 @@ def _fit_network(
     net = build_model(kind, X.shape[1], n_outputs, hidden)
     init = net.state_dict()
     net.to(device)
+    trained = DistributedDataParallel(net) if _parallel() else net
     opt = optim.Adam(net.parameters(), lr=lr)
     plateau = optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=PATIENCE // 4)
     Xd, Xvd = move(_inputs(kind, X)), move(_inputs(kind, Xv))
@@ -415,7 +430,7 @@ def _fit_network(
     try:
         for epoch in range(1, max_epochs + 1):
             rates.append(opt.param_groups[0]["lr"])
-            mean = _epoch(net, opt, Xd, yd, rng, batch_size, loss_fn)
+            mean = _epoch(trained, opt, Xd, yd, rng, batch_size, loss_fn)
             _check_loss(mean, initial, epoch, lr)
             out = _outputs(net, Xvd)
             score, vloss = _score(task, out, yv)
@@ -439,7 +454,7 @@ def _fit_network(
         rng = np.random.default_rng(seed)
         for epoch, rate in enumerate(rates[:best_epoch], 1):
             opt.param_groups[0]["lr"] = rate
-            _check_loss(_epoch(net, opt, Xa, ya, rng, batch_size, loss_fn), initial, epoch, lr)
+            _check_loss(_epoch(trained, opt, Xa, ya, rng, batch_size, loss_fn), initial, epoch, lr)
     finally:
         bar.close()
     return _Fit(net, kind, hidden, train_loss, val_loss, val_score, best_epoch,
@@ -655,6 +670,11 @@ def train(
     _check_args(model, task, epochs, lr, batch_size, hidden)
     if threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
+    main = True  # under mpiexec -n N: rank 0 alone shows progress and writes the folder
+    if _parallel():
+        init_process_group()
+        main = is_main()
+        progress = progress and main
     context, move = on_device(device, "train")  # checked before anything is read or written
     d = load_data(data, target, delimiter=delimiter, decimal=decimal, encoding=encoding,
                   inf_as_missing=inf_as_missing)  # fmt: skip
@@ -767,7 +787,8 @@ def train(
 
         files["report.html"] = training_report(spec, metrics, outputs, y_test)
     out = os.fspath(out)
-    write_model_folder(out, files)
+    if main:
+        write_model_folder(out, files)
     return {**metrics, "out": out, "files": sorted(files), "notes": notes,
             "features": enc.output_names}  # fmt: skip
 

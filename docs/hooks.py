@@ -14,8 +14,6 @@ import os
 import tempfile
 from typing import Any
 
-from mkdocs.structure.files import File, Files
-
 
 def rule_table() -> str:
     """The rule table as Markdown: one row per primitive, its formula as the code states it."""
@@ -57,7 +55,9 @@ def backward_page(model: str) -> str:
             return f.read()
 
 
-def on_files(files: Files, config: Any) -> Files:
+def on_files(files: Any, config: Any) -> Any:
+    from mkdocs.structure.files import File  # here: pytest imports this file without mkdocs
+
     files.append(File.generated(config, "rules.md", content=rule_table()))
     files.append(File.generated(config, "backward.html", content=backward_page("logreg")))
     files.append(File.generated(config, "backward-mlp.html", content=backward_page("mlp")))

@@ -532,3 +532,214 @@ def _gru_cell(c: Call) -> str:  # (x_gates, h_gates, h, acts): (1 - z) n + z h
 
 
 onnx_table.update({"lstm_state": _lstm_state, "lstm_output": _lstm_output, "gru_cell": _gru_cell})
+
+
+# ------------------------------------------------------- more elementwise, scans, rearranging
+def _fmod(c: Call) -> str:  # C's fmod: the sign of x
+    dt = c.out.dtype
+    return c.node("Mod", [c.value(0, dt), c.value(1, dt)], fmod=1 if dt.kind == "f" else 0)
+
+
+def _remainder(c: Call) -> str:  # Python's %: the sign of y, NumPy's fmod-then-adjust
+    dt = c.out.dtype
+    x, y = c.value(0, dt), c.value(1, dt)
+    if dt.kind != "f":
+        return c.node("Mod", [x, y], fmod=0)
+    m = c.node("Mod", [x, y], fmod=1)
+    zero = _scalar(c, 0)
+    differ = c.node("Xor", [c.node("Less", [y, zero]), c.node("Less", [m, zero])])
+    fix = c.node("And", [c.node("Not", [c.node("Equal", [m, zero])]), differ])
+    return c.node("Where", [fix, c.node("Add", [m, y]), m])
+
+
+def _trunc(c: Call) -> str:
+    x = c.value(0)
+    return c.node("Mul", [c.node("Sign", [x]), c.node("Floor", [c.node("Abs", [x])])])
+
+
+def _hypot(c: Call) -> str:
+    dt = c.out.dtype
+    x, y = c.value(0, dt), c.value(1, dt)
+    return c.node("Sqrt", [c.node("Add", [c.node("Mul", [x, x]), c.node("Mul", [y, y])])])
+
+
+def _logaddexp(c: Call) -> str:  # max + log(1 + exp(-|x - y|)); x + log 2 where x == y (inf)
+    dt = c.out.dtype
+    x, y = c.value(0, dt), c.value(1, dt)
+    tail = c.node("Exp", [c.node("Neg", [c.node("Abs", [c.node("Sub", [x, y])])])])
+    v = c.node(
+        "Add", [c.node("Max", [x, y]), c.node("Log", [c.node("Add", [tail, _scalar(c, 1)])])]
+    )
+    same = c.node("Equal", [x, y])
+    return c.node("Where", [same, c.node("Add", [x, _scalar(c, math.log(2))]), v])
+
+
+def _lerp(c: Call) -> str:  # PyTorch's two-sided form, as ops/elementwise.py
+    dt = c.out.dtype
+    a, b, w = c.value(0, dt), c.value(1, dt), c.value(2, dt)
+    d = c.node("Sub", [b, a])
+    low = c.node("Add", [a, c.node("Mul", [w, d])])
+    high = c.node("Sub", [b, c.node("Mul", [d, c.node("Sub", [_scalar(c, 1), w])])])
+    return c.node("Where", [c.node("Less", [w, _scalar(c, 0.5)]), low, high])
+
+
+def _nan_to_num(c: Call) -> str:  # (x, nan, posinf, neginf): None = the dtype's extremes
+    x = c.value(0)
+    info = np.finfo(c.out.dtype)
+    nan, pos, neg = c.static(1), c.static(2), c.static(3)
+    pos = info.max if pos is None else pos
+    neg = info.min if neg is None else neg
+    y = c.node("Where", [c.node("IsNaN", [x]), _scalar(c, nan), x])
+    y = c.node("Where", [c.node("IsInf", [x], detect_negative=0), _scalar(c, pos), y])
+    return c.node("Where", [c.node("IsInf", [x], detect_positive=0), _scalar(c, neg), y])
+
+
+def _nan_reduce(mean: bool) -> Mapping:
+    def emit(c: Call) -> str:  # (x, axes, keepdims)
+        x, axes, keep = c.value(0), c.static(1), bool(c.static(2))
+        nan = c.node("IsNaN", [x])
+        s = c.b.reduce("ReduceSum", c.node("Where", [nan, _scalar(c, 0), x]), axes, keep)
+        if not mean:
+            return s
+        count = c.node("Cast", [c.node("Not", [nan])], to=onnx_dtype(c.out.dtype))
+        return c.node("Div", [s, c.b.reduce("ReduceSum", count, axes, keep)])
+
+    return emit
+
+
+def _cumsum(c: Call) -> str:  # (x, axis)
+    axis = c.b.const(np.asarray(int(c.static(1)), dtype=np.int64))
+    return c.node("CumSum", [c.value(0), axis])
+
+
+def _trilu(upper: int) -> Mapping:
+    def emit(c: Call) -> str:  # (x, k)
+        k = c.b.const(np.asarray(int(c.static(1)), dtype=np.int64))
+        return c.node("Trilu", [c.value(0), k], upper=upper)
+
+    return emit
+
+
+def _tile(c: Call) -> str:  # (x, reps), NumPy's: reps padded with 1s, or x with new axes
+    reps = [int(r) for r in np.atleast_1d(c.static(1))]
+    x, ndim = c.value(0), c.args[0].ndim
+    if len(reps) > ndim:
+        x = c.node("Unsqueeze", [x, c.b.ints(range(len(reps) - ndim))])
+    reps = [1] * (ndim - len(reps)) + reps
+    return c.node("Tile", [x, c.b.ints(reps)])
+
+
+def _take(c: Call, x: str, axis: int, index: np.ndarray) -> str:
+    return c.node("Gather", [x, c.b.const(index.astype(np.int64))], axis=axis)
+
+
+def _flat(c: Call) -> str:
+    return c.node("Reshape", [c.value(0), c.b.ints([-1])])
+
+
+def _repeat(c: Call) -> str:  # (x, repeats, axis): each element `repeats` times along axis
+    repeats, axis = c.static(1), c.static(2)
+    x = _flat(c) if axis is None else c.value(0)
+    n = c.args[0].size if axis is None else c.args[0].shape[axis]
+    if axis is not None and c.args[0].shape[axis] != c.twin[0].shape[axis]:
+        raise c.error("repeat along the batch axis cannot be exported with a dynamic batch")
+    return _take(c, x, 0 if axis is None else int(axis), np.repeat(np.arange(n), repeats))
+
+
+def _roll(c: Call) -> str:  # (x, shift, axis)
+    shift, axis = c.static(1), c.static(2)
+    if axis is None:
+        if c.args[0].shape != c.twin[0].shape:
+            raise c.error("roll of the flattened array cannot be exported with a dynamic batch")
+        y = _take(c, _flat(c), 0, np.roll(np.arange(c.args[0].size), shift))
+        return c.node("Reshape", [y, c.b.ints(c.args[0].shape)])
+    shifts = np.atleast_1d(shift).tolist()
+    axes = np.atleast_1d(axis).tolist()
+    shifts = shifts * len(axes) if len(shifts) == 1 else shifts
+    x = c.value(0)
+    for s, ax in zip(shifts, axes, strict=True):
+        if c.args[0].shape[ax] != c.twin[0].shape[ax]:
+            raise c.error("roll along the batch axis cannot be exported with a dynamic batch")
+        x = _take(c, x, int(ax), np.roll(np.arange(c.args[0].shape[ax]), int(s)))
+    return x
+
+
+def _masked_fill(c: Call) -> str:  # (x, value, mask)
+    mask = c.value(2)
+    if c.args[2].dtype != np.bool_:
+        mask = c.node("Cast", [mask], to=onnx_dtype(np.bool_))
+    return c.node("Where", [mask, c.value(1, c.out.dtype), c.value(0)])
+
+
+def _einsum(c: Call) -> str:  # (*operands, (inputs, output, sizes, flag, equation))
+    inputs, output = c.args[-1][:2]  # (the sizes after them follow the batch)
+    equation = ",".join(inputs) + "->" + output
+    operands = [c.value(i, c.out.dtype) for i in range(len(c.args) - 1)]
+    return c.node("Einsum", operands, equation=equation)
+
+
+def _tensordot(c: Call) -> str:  # (a, b, (a's letters, b's letters, output's))
+    a, b, out = c.static(2)
+    return c.node("Einsum", [c.value(0, c.out.dtype), c.value(1, c.out.dtype)],
+                  equation=f"{a},{b}->{out}")  # fmt: skip
+
+
+def _outer(c: Call) -> str:
+    dt = c.out.dtype
+    a = c.node("Reshape", [c.value(0, dt), c.b.ints([-1, 1])])
+    return c.node("Mul", [a, c.node("Reshape", [c.value(1, dt), c.b.ints([1, -1])])])
+
+
+def _sort_axis(c: Call) -> int:
+    """The axis a sort/topk gathered along: the index array of the output's full shape."""
+    found = []
+    for axis, idx in enumerate(c.args[1]):
+        if np.shape(idx) == c.out.shape:
+            mesh = np.arange(c.out.shape[axis]).reshape(
+                [-1 if i == axis else 1 for i in range(c.out.ndim)]
+            )
+            found.append((bool(np.array_equal(np.broadcast_to(mesh, c.out.shape), idx)), axis))
+    if not found:
+        raise c.error("cannot tell the sorted axis")
+    return min(found)[1]  # an index that is not the plain mesh of its axis, if there is one
+
+
+def _topk_values(c: Call) -> str:
+    """sort and topk (values): ONNX TopK along the axis, largest or smallest first as the
+    trace shows (the recorded indices are the trace's own, so they are not reused)."""
+    axis = _sort_axis(c)
+    x = c.args[0]
+    k = c.out.shape[axis]
+    if x.shape[axis] != c.twin[0].shape[axis]:
+        raise c.error("sorting along the batch axis cannot be exported with a dynamic batch")
+    descending = np.take(-np.sort(-x, axis=axis), np.arange(k), axis=axis)
+    ascending = np.take(np.sort(x, axis=axis), np.arange(k), axis=axis)
+    if np.array_equal(c.out, descending, equal_nan=True):
+        largest = 1
+    elif np.array_equal(c.out, ascending, equal_nan=True):
+        largest = 0
+    else:
+        raise c.error("the recorded values are neither the largest nor the smallest first")
+    kk = c.b.const(np.asarray([k], dtype=np.int64))
+    values, _ = c.node("TopK", [c.value(0), kk], outputs=2, axis=axis, largest=largest, sorted=1)
+    return values
+
+
+def _gather(c: Call) -> str:  # (x, open-mesh index tuple with the user's index at `dim`)
+    dim = _sort_axis(c)
+    index = np.asarray(c.static(1)[dim], dtype=np.int64)
+    return c.node("GatherElements", [c.value(0), c.b.const(index)], axis=dim)
+
+
+def _index_select(c: Call) -> str:  # (x, (slice(None),..., index))
+    return _basic_index(c, c.value(0), c.args[0].ndim, c.static(1))
+
+
+onnx_table.update({
+    "fmod": _fmod, "remainder": _remainder, "trunc": _trunc, "hypot": _hypot,
+    "logaddexp": _logaddexp, "lerp": _lerp, "nan_to_num": _nan_to_num,
+    "nansum": _nan_reduce(False), "nanmean": _nan_reduce(True), "cumsum": _cumsum,
+    "tril": _trilu(0), "triu": _trilu(1), "tile": _tile, "repeat": _repeat, "roll": _roll,
+    "masked_fill": _masked_fill, "einsum": _einsum, "tensordot": _tensordot, "outer": _outer,
+    "sort": _topk_values, "topk": _topk_values, "gather": _gather, "index_select": _index_select,
+})  # fmt: skip

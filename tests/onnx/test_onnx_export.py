@@ -250,10 +250,10 @@ def test_names_path_and_static_batch(tmp_path):
 def test_missing_mapping_names_the_primitive():
     class Cum(nn.Module):
         def forward(self, x):
-            return cr.cumsum(x, axis=1)
+            return cr.cumprod(x, axis=1)
 
-    assert "cumsum" in primitive_table and "cumsum" not in onnx_table
-    with pytest.raises(ExportError, match="no ONNX mapping for primitive 'cumsum'"):
+    assert "cumprod" in primitive_table and "cumprod" not in onnx_table
+    with pytest.raises(ExportError, match="no ONNX mapping for primitive 'cumprod'"):
         export(Cum(), np.ones((2, 3), np.float32))
 
 
@@ -280,3 +280,81 @@ def test_control_flow_on_the_batch_is_refused():
 def test_table_names_are_primitives():
     export_only = {"softplus_threshold"}
     assert set(onnx_table) - export_only <= set(primitive_table)
+
+
+class _Fn(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *xs):
+        return self.fn(*xs)
+
+
+_MASK = np.array([True, False, True, False])
+# (name, function of one or two (batch, 3, 4) float32 tensors, number of inputs)
+FUNCTIONS = [
+    ("add_sub_mul_div", lambda x, y: (x + 1.5) * y - x / (y * y + 1), 2),
+    ("power", lambda x: x**3 + 2.0**x, 1),
+    ("maximum_minimum", lambda x, y: cr.maximum(x, y) - cr.minimum(x, 0.1), 2),
+    ("unary", lambda x: cr.sin(x) + cr.cos(x) + cr.exp(x) + cr.sqrt(cr.abs(x))
+     + cr.log1p(cr.abs(x)) + cr.expm1(x) + cr.log2(cr.abs(x) + 1) + cr.log10(cr.abs(x) + 1)
+     + cr.rsqrt(cr.abs(x) + 1) + cr.square(x) + cr.reciprocal(x + 5) + cr.erf(x)
+     + cr.arctan(x) + cr.sinh(x) + cr.tanh(x) + cr.exp2(x) + cr.floor(x) + cr.ceil(x), 1),
+    ("fmod", lambda x, y: cr.fmod(x, y), 2),
+    ("remainder", lambda x, y: cr.remainder(x, y), 2),
+    ("trunc", lambda x: cr.trunc(x * 3), 1),
+    ("hypot", lambda x, y: cr.hypot(x, y), 2),
+    ("logaddexp", lambda x, y: cr.logaddexp(x, y), 2),
+    ("lerp", lambda x, y: cr.lerp(x, y, 0.3) + cr.lerp(x, y, cr.sigmoid(y)), 2),
+    ("nan_to_num", lambda x: cr.nan_to_num(cr.log(x)), 1),
+    ("nansum_nanmean", lambda x: cr.nansum(cr.log(x), 1) + cr.nanmean(cr.log(x + 0.5), 1), 1),
+    ("clip", lambda x, y: cr.clip(x, -0.5, 0.5) + cr.clip(x, y, None), 2),
+    ("where", lambda x, y: cr.where(cr.tensor(_MASK), x, y), 2),
+    ("masked_fill", lambda x: cr.masked_fill(x, cr.tensor(_MASK), 0.5), 1),
+    ("sum_mean", lambda x: x.sum(1) + x.mean((1, 2), keepdims=True)[:, 0], 1),
+    ("amax_amin_prod", lambda x: cr.amax(x, (1, 2)) + cr.amin(x, 1).sum(1)
+     + cr.prod(x, 2)[:, 0], 1),
+    ("var_std", lambda x: x.var(2) + x.std(2, ddof=1), 1),
+    ("logsumexp", lambda x: cr.logsumexp(x, 2), 1),
+    ("norm", lambda x: cr.norm(x, 1, axis=1) + cr.norm(x, 3, axis=1) + cr.norm(x, np.inf, axis=1)
+     + cr.norm(x, axis=1), 1),
+    ("cumsum", lambda x: cr.cumsum(x, 1), 1),
+    ("tril_triu", lambda x: cr.tril(x) + cr.triu(x, 1), 1),
+    ("tile", lambda x: cr.tile(x, (1, 2, 1)) + cr.tile(x[:, :1], (2,))[:, :, :4], 1),
+    ("repeat", lambda x: cr.repeat(x, 2, 1), 1),
+    ("roll", lambda x: cr.roll(x, 1, 2), 1),
+    ("index_select", lambda x: cr.index_select(x, 2, cr.tensor([0, 2])), 1),
+    ("einsum", lambda x, y: cr.einsum("bij,bkj->bik", x, y), 2),
+    ("tensordot", lambda x, y: cr.tensordot(x, y, ([2], [2])), 2),
+    ("outer", lambda x, y: cr.outer(x[0, 0], y[0, 0]), 2),
+    ("sort_topk", lambda x: cr.sort(x, 2)[0] + cr.sort(x, 2, descending=True)[0]
+     + cr.topk(x, 4, 2)[0], 1),
+    ("getitem", lambda x: x[:, 1:, ::-2][:, None, 0, ...] + x[:, -1:, 1:2, None][..., 0], 1),
+    ("shape_ops", lambda x: cr.swapaxes(x, 1, 2).transpose(0, 2, 1).reshape(-1, 12)
+     .reshape(x.shape) + cr.broadcast_to(x[:, :1], x.shape) + cr.flip(x, 2), 1),
+    ("squeeze_expand", lambda x: cr.squeeze(cr.expand_dims(x, 2), 2), 1),
+    ("stack_concatenate", lambda x, y: cr.stack([x, y], 1).sum(1)
+     + cr.concatenate([x, y], 2)[:, :, 2:6], 2),
+    ("astype", lambda x: x.astype(np.float64) * 2, 1),
+    ("matmul", lambda x, y: x @ y.swapaxes(1, 2), 2),
+    ("softmax_log_softmax", lambda x: cr.softmax(x, 1) + cr.log_softmax(x, 2), 1),
+]  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")
+@pytest.mark.parametrize("case", FUNCTIONS, ids=[c[0] for c in FUNCTIONS])
+def test_primitive_matches_onnxruntime(case):
+    _, fn, n = case
+    check(_Fn(fn), [(3, 4)] * n)
+
+
+def test_gather_with_a_constant_index_and_a_static_batch():
+    index = np.array([[[3, 0, 1, 1]] * 3] * 2, dtype=np.int64)
+    model = _Fn(lambda x: cr.gather(x, 2, cr.tensor(index)))
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    proto = export(model, x, dynamic_batch=False)
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    x2 = x[::-1].copy()
+    np.testing.assert_array_equal(sess.run(None, {"input": x2})[0], model(cr.tensor(x2)).numpy())

@@ -28,6 +28,8 @@ from .autodiff import (
     set_grad_enabled,
 )
 from .backend import get_default_dtype, set_default_dtype
+from .compile import TraceError as TraceError
+from .compile import compile as compile  # noqa: A004 - cr.compile, as torch.compile
 from .dlpack import from_dlpack
 from .explain import explain
 from .ops import *  # noqa: F403
@@ -38,13 +40,20 @@ from .tensor import (
     Tensor,
     arange,
     as_tensor,
+    bmm,
+    chunk,
+    clamp,
     empty,
     eye,
+    flatten,
     from_numpy,
     full,
     full_like,
+    is_tensor,
     linspace,
+    mm,
     normal,
+    numel,
     ones,
     ones_like,
     rand,
@@ -53,6 +62,7 @@ from .tensor import (
     randn,
     randn_like,
     tensor,
+    unbind,
     zeros,
     zeros_like,
 )
@@ -73,6 +83,7 @@ uint8 = _np.dtype(_np.uint8)
 float = float32  # noqa: A001
 int = int32  # noqa: A001
 bool = _np.dtype(_np.bool_)  # noqa: A001
+pow = power  # noqa: A001, F405 - torch.pow; an attribute only, like float and int
 
 __all__ = [
     "data", "io", "linalg", "optim",
@@ -82,6 +93,7 @@ __all__ = [
     "is_anomaly_enabled", "inference_mode", "is_inference_mode_enabled", "get_default_dtype",
     "set_default_dtype", "__version__",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "explain",
-    "cat", "from_numpy", "from_dlpack", "manual_seed", "rand_like", "randn_like", "randint", "normal",
+    "cat", "from_numpy", "from_dlpack", "manual_seed", "rand_like", "randn_like", "randint",
+    "normal", "chunk", "unbind", "mm", "bmm", "clamp", "flatten", "numel", "is_tensor",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
 ] + [n for n in _ops_all if n != "primitive_table"]  # fmt: skip

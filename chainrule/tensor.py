@@ -1824,6 +1824,103 @@ def bind_methods(ops: Any, families: Sequence[Any]) -> dict[str, Any]:
     return module_level
 
 
+# ------------------------------------------------------- PyTorch's functions of a tensor
+def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    """``torch.chunk``: ``chunks`` pieces along ``dim`` (see :meth:`Tensor.chunk`).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> [p.shape for p in cr.chunk(cr.ones(5, 2), 2)]
+    [(3, 2), (2, 2)]
+    """
+    return _chunk(as_tensor(input), chunks, dim)
+
+
+def unbind(input: Any, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    """``torch.unbind``: the slices along ``dim``, each without that dim.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> [r.tolist() for r in cr.unbind(cr.tensor([[1, 2], [3, 4]]))]
+    [[1, 2], [3, 4]]
+    """
+    return _unbind(as_tensor(input), dim)
+
+
+def mm(input: Any, mat2: Any) -> Tensor:  # noqa: A002
+    """``torch.mm``: the product of two matrices (2-d only; :func:`matmul` broadcasts).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.mm(cr.ones(2, 3), cr.ones(3, 4)).shape
+    (2, 4)
+    """
+    return _matrix_product("mm", 2)(as_tensor(input), mat2)
+
+
+def bmm(input: Any, mat2: Any) -> Tensor:  # noqa: A002
+    """``torch.bmm``: batched matrix products of two 3-d tensors.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.bmm(cr.ones(5, 2, 3), cr.ones(5, 3, 4)).shape
+    (5, 2, 4)
+    """
+    return _matrix_product("bmm", 3)(as_tensor(input), mat2)
+
+
+def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """``torch.clamp``: the values limited to ``[min, max]`` (NumPy's ``clip``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.clamp(cr.tensor([-1.0, 2.0]), min=0).tolist()
+    [0.0, 2.0]
+    """
+    return _clamp(as_tensor(input), min, max)
+
+
+def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
+    """``torch.flatten``: dims ``start_dim..end_dim`` merged into one.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.flatten(cr.ones(2, 3, 4), 1).shape
+    (2, 12)
+    """
+    return _flatten(as_tensor(input), start_dim, end_dim)
+
+
+def numel(input: Any) -> int:  # noqa: A002
+    """``torch.numel``: the number of elements.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.numel(cr.ones(2, 3))
+    6
+    """
+    return _numel(as_tensor(input))
+
+
+def is_tensor(obj: Any) -> bool:
+    """``torch.is_tensor``: whether ``obj`` is a chainrule Tensor.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.is_tensor(cr.ones(1)), cr.is_tensor([1.0])
+    (True, False)
+    """
+    return isinstance(obj, Tensor)
+
+
 # ------------------------------------------------------------- PyTorch's factory names
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing ``array``'s memory and dtype, as ``torch.from_numpy``.

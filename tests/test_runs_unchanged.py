@@ -1129,3 +1129,27 @@ def test_pytorch_method_spellings_added_for_the_snippets() -> None:
         x.bmm(x)
     with pytest.raises(ValueError, match=r"t: expects a tensor of at most 2 dims"):
         chainrule.ones(2, 2, 2).t()
+
+
+def test_pytorch_function_spellings_added_for_the_snippets() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((4, 3))
+    x = chainrule.tensor(a)
+    pieces = chainrule.chunk(x, 3)
+    assert [p.shape for p in pieces] == [(2, 3), (2, 3)]  # ceil(4 / 3) rows each
+    np.testing.assert_array_equal(chainrule.unbind(x, 1)[2].numpy(), a[:, 2])
+    np.testing.assert_allclose(chainrule.mm(x, x.t()).numpy(), a @ a.T)
+    np.testing.assert_allclose(chainrule.bmm(x[None], x.t()[None]).numpy(), (a @ a.T)[None])
+    np.testing.assert_array_equal(chainrule.clamp(x, -0.5, 0.5).numpy(), np.clip(a, -0.5, 0.5))
+    np.testing.assert_allclose(chainrule.pow(x, 2).numpy(), a**2)
+    assert chainrule.flatten(chainrule.ones(2, 3, 4), 1).shape == (2, 12)
+    assert chainrule.numel(x) == 12
+    assert chainrule.is_tensor(x) and not chainrule.is_tensor(a)
+    assert "pow" not in chainrule.__all__  # `from chainrule import *` keeps the builtin pow
+    gradcheck(lambda t: chainrule.mm(chainrule.clamp(t, -1, 1), chainrule.pow(t, 2).t()), a)
+    gradgradcheck(lambda t: chainrule.chunk(t, 2, dim=1)[0] * chainrule.unbind(t)[1][:2], a)
+    with pytest.raises(ValueError, match=r"mm: expects two 2-d tensors, got shapes \(3,\)"):
+        chainrule.mm(chainrule.ones(3), x)
+    if _torch is not None:
+        t = _torch.from_numpy(a)
+        assert [tuple(p.shape) for p in _torch.chunk(t, 3)] == [p.shape for p in pieces]

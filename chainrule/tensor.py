@@ -632,6 +632,41 @@ class Tensor:
 
         return self._inplace("fill_", value, recorded, update)
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``x[index] = value``, with NumPy's indexing, following the in-place rules above.
+
+        Under ``no_grad`` (or on a tensor outside any graph) the values are written into the
+        array. On a recorded tensor, or with a ``value`` that requires grad, the assignment is
+        recorded: the gradient reaches ``value`` from the positions written, and the old
+        values from the others. A leaf that requires grad refuses it outside ``no_grad``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> pe = cr.zeros(2, 4)
+        >>> pe[:, 0::2] = cr.ones(2, 2); pe.tolist()
+        [[1.0, 0.0, 1.0, 0.0], [1.0, 0.0, 1.0, 0.0]]
+        """
+        raw = _ops.shape._raw_index(index)
+
+        def recorded(old: Tensor) -> Tensor:
+            xp = namespace_of(old._data)
+            written = xp.zeros(old.shape, dtype=np.int64)
+            xp.add.at(written, raw, 1)
+            if written.max(initial=0) > 1:
+                raise IndexError(
+                    f"setitem: the index names an element of the tensor (shape {old.shape}) "
+                    "more than once; which value is kept is not defined, so a recorded "
+                    "assignment refuses it"
+                )
+            part = _ops.astype(_ops.broadcast_to(value, old._data[raw].shape), old.dtype)
+            return _ops.where(written == 0, old, _ops.scatter_add(part, raw, old.shape))
+
+        def update(xp: Any, a: Any, b: Any) -> None:
+            a[raw] = b
+
+        self._inplace("setitem", value, recorded, update)
+
     def zero_(self) -> Tensor:
         """Set every element to zero in place; returns ``self``.
 

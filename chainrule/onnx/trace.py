@@ -157,6 +157,12 @@ def trace_into(
     """
     params = list(module.named_parameters()) if hasattr(module, "named_parameters") else []
     buffers = list(module.named_buffers()) if hasattr(module, "named_buffers") else []
+    on_device = [n for n, p in params if type(p._data) is not np.ndarray]
+    if on_device:
+        raise ExportError(
+            f"onnx export: parameter {on_device[0]!r} is on a GPU; move the model to the CPU "
+            "first (model.to('cpu'))"
+        )
     param_names = {id(p): prefix + n for n, p in params}
     buffer_names = {id(t._data if isinstance(t, Tensor) else t): prefix + n for n, t in buffers}
     modes = [(m, m.training) for m in module.modules()] if hasattr(module, "modules") else []

@@ -358,3 +358,42 @@ def test_gather_with_a_constant_index_and_a_static_batch():
     sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     x2 = x[::-1].copy()
     np.testing.assert_array_equal(sess.run(None, {"input": x2})[0], model(cr.tensor(x2)).numpy())
+
+
+def test_opset_18_and_float64():
+    cr.manual_seed(4)
+    model = nn.Sequential(
+        nn.Linear(4, 8, dtype="float64"), nn.Tanh(), nn.Linear(8, 2, dtype="float64")
+    )
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    proto = export(model, x, opset=18)
+    assert proto.opset_import[0].version == 18
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x})[0]
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, model(cr.tensor(x)).numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="opset 16 is too old"):
+        export(model, x, opset=16)
+
+
+def test_bad_arguments_are_refused():
+    model = nn.Linear(4, 2)
+    x = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match="2 input_names for 1 example inputs"):
+        export(model, x, input_names=["a", "b"])
+    with pytest.raises(ValueError, match="0-d example input has no batch axis"):
+        export(_Fn(lambda x: x * 2), np.float32(1.0))
+
+
+def test_a_model_on_a_gpu_is_refused(monkeypatch):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "fake_cupy.py"
+    spec = importlib.util.spec_from_file_location("_fake_cupy_for_onnx", path)
+    fake_cupy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fake_cupy)
+    fake_cupy.install(monkeypatch)
+    model = nn.Linear(3, 2).to("cuda")
+    with pytest.raises(ExportError, match="parameter 'weight' is on a GPU"):
+        export(model, np.ones((2, 3), np.float32))

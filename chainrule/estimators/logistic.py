@@ -68,6 +68,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         The only solver.
     random_state : None
         Unused (the fit is deterministic); kept for scikit-learn's signature.
+    distributed : bool, default=False
+        Fit rows split across the ranks of an MPI job (``mpiexec -n N``, see
+        :mod:`chainrule.distributed`): each rank passes its own rows, the classes, weights,
+        loss and gradient are summed over the ranks, and every rank runs the same L-BFGS to the
+        same coefficients, those of the fit on all the rows (to the optimiser's tolerance).
+        In one process it changes nothing.
 
     Attributes
     ----------
@@ -100,6 +106,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         tol: float = 1e-4,
         solver: str = "lbfgs",
         random_state: Any = None,
+        distributed: bool = False,
     ) -> None:
         self.penalty = penalty
         self.C = C
@@ -109,6 +116,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.solver = solver
         self.random_state = random_state
+        self.distributed = distributed
 
     def _check_params(self) -> None:
         name = type(self).__name__
@@ -144,18 +152,34 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         classes, labels = np.unique(y, return_inverse=True)
+        if self.distributed:
+            classes, labels = _classes_of_all_ranks(type(self).__name__, X, y, classes)
         if classes.size < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, but the data "
                 f"contains only one class: {classes[0].tolist()!r}"
             )
         s = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if self.class_weight is not None:
+        if self.distributed and self.class_weight == "balanced":
+            from ..distributed import allreduce_
+
+            counts = allreduce_(np.bincount(labels, s, classes.size), op="sum")[0]
+            if not (counts > 0).all():
+                raise ValueError(
+                    f"{type(self).__name__}: class_weight='balanced' needs every class to have "
+                    f"a positive weight; {classes[counts <= 0].tolist()} have none"
+                )
+            s = s * (counts.sum() / (classes.size * counts))[labels]
+        elif self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=classes, y=y, sample_weight=s
             )
             s = s * per_class[labels]
         total = float(s.sum())
+        if self.distributed:
+            from ..distributed import allreduce_
+
+            total = float(allreduce_(np.array([total]), op="sum")[0][0])
         if not total > 0:
             raise ValueError(
                 f"{type(self).__name__}: the sample weights (times the class weights) sum to "
@@ -205,6 +229,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         def objective() -> Any:
             loss = data_loss(ops.linear(x, W, b))
             return loss + (W * W).sum() * l2 if l2 else loss
+
+        if self.distributed:
+            from ..distributed import replicated, sum_replicated
+
+            # Every rank evaluates the same total: the data terms of all ranks' rows (each
+            # rank's gradient of W is summed over the ranks), plus the penalty once.
+            def objective() -> Any:
+                Wr, br = replicated(W), None if b is None else replicated(b)
+                loss = sum_replicated(data_loss(ops.linear(x, Wr, br)))
+                return loss + (W * W).sum() * l2 if l2 else loss
 
         result = minimize(
             objective,
@@ -262,6 +296,23 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         from ..onnx.estimators import estimator_to_onnx
 
         return estimator_to_onnx(self, path, **kwargs)
+
+
+def _classes_of_all_ranks(
+    name: str, X: np.ndarray, y: np.ndarray, local: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The classes seen on any rank (sorted) and this rank's labels as indices into them.
+
+    Also checks that every rank has the same number of features."""
+    from ..distributed import allgather_json
+
+    gathered = allgather_json({"features": int(X.shape[1]), "classes": local.tolist()})
+    widths = sorted({g["features"] for g in gathered})
+    if len(widths) > 1:
+        raise ValueError(f"{name}: the ranks' X have different numbers of features: {widths}")
+    keep = local.dtype if local.dtype.kind not in "USO" else None
+    classes = np.unique(np.concatenate([np.asarray(g["classes"], dtype=keep) for g in gathered]))
+    return classes, np.searchsorted(classes, y)
 
 
 def _real(value: Any) -> bool:

@@ -24,6 +24,7 @@ from chainrule.cli import main as chainrule
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PENGUINS = os.path.join(HERE, "data", "penguins.csv")
+BOOLEANS = {"true": 1.0, "t": 1.0, "yes": 1.0, "false": 0.0, "f": 0.0, "no": 0.0}  # as chainrule
 
 
 def feed(session: ort.InferenceSession, frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -35,7 +36,7 @@ def feed(session: ort.InferenceSession, frame: pd.DataFrame) -> dict[str, np.nda
             text = ["" if pd.isna(v) else str(v).strip() for v in col]
             inputs[i.name] = np.array(text, dtype=object).reshape(-1, 1)
         else:
-            values = pd.to_numeric(col.map(lambda v: {"true": 1, "false": 0}.get(str(v), v)))
+            values = pd.to_numeric(col.map(lambda v: BOOLEANS.get(str(v).strip().lower(), v)))
             inputs[i.name] = values.to_numpy(np.float32, na_value=np.nan).reshape(-1, 1)
     return inputs
 

@@ -23,7 +23,7 @@ from .graph import Builder, ExportError, onnx_dtype, require_onnx
 from .table import onnx_table
 from .trace import trace_into
 
-__all__ = ["export", "onnx_table", "ExportError", "make_model", "DEFAULT_OPSET"]
+__all__ = ["export", "onnx_table", "ExportError", "make_model", "DEFAULT_OPSET", "unmapped"]
 
 DEFAULT_OPSET = 17
 
@@ -164,6 +164,20 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
     from ..io import write_atomic
 
     write_atomic(path, model.SerializeToString())
+
+
+def unmapped() -> list[str]:
+    """The primitives that have no ONNX mapping (a model using one cannot be exported).
+
+    Examples
+    --------
+    >>> from chainrule.onnx import unmapped
+    >>> "relu" in unmapped(), "cholesky" in unmapped()
+    (False, True)
+    """
+    from ..ops.define import primitive_table
+
+    return sorted(set(primitive_table) - set(onnx_table))
 
 
 def _nth(base: str, i: int) -> str:

@@ -494,8 +494,27 @@ def _unfold(c: Call) -> str:  # (x, kernel, cfg): im2col as a grouped conv with 
     return c.node("Reshape", [y, c.b.ints([0, ch * kh * kw, -1])])
 
 
+def _fold(c: Call) -> str:  # (cols, x_shape, kernel, cfg): col2im, the transpose of _unfold
+    x_shape, (kh, kw), (stride, pads, dil, _) = c.args[1], c.static(2), c.static(3)
+    ch, h, w = (int(v) for v in x_shape[1:])
+    flat = _flat_pads(pads)
+    sizes = []
+    for size, k, s, d, p0, p1 in zip((h, w), (kh, kw), stride, dil, flat[:2], flat[2:]):
+        sizes.append((size + p0 + p1 - d * (k - 1) - 1) // s + 1)
+    cols = c.node("Reshape", [c.value(0), c.b.ints([0, ch * kh * kw, *sizes])])
+    eye = np.eye(kh * kw, dtype=c.out.dtype).reshape(kh * kw, 1, kh, kw)
+    extra = []
+    for ax, (size, k, s, d) in enumerate(zip((h, w), (kh, kw), stride, dil)):
+        natural = s * (sizes[ax] - 1) + d * (k - 1) + 1 - flat[ax] - flat[ax + 2]
+        extra.append(size - natural)
+    return c.node("ConvTranspose", [cols, c.b.const(np.tile(eye, (ch, 1, 1, 1)))],
+                  strides=list(stride), pads=flat, dilations=list(dil), group=ch,
+                  output_padding=extra)  # fmt: skip
+
+
 onnx_table.update({
-    "unfold": _unfold, "linear": _linear, "conv2d": _conv2d, "conv2d_input_grad": _conv_transpose2d,
+    "fold": _fold, "unfold": _unfold, "linear": _linear, "conv2d": _conv2d,
+    "conv2d_input_grad": _conv_transpose2d,
     "max_pool2d": _max_pool2d, "avg_pool2d": _avg_pool2d,
 })  # fmt: skip
 

@@ -152,3 +152,21 @@ def test_cli_explain_html_derivation_equals_backward(tmp_path, capsys, model):
         by_hand, walk = values(c["value"]), values(d["final"][str(c["leaf"])])
         np.testing.assert_allclose(by_hand, walk, rtol=0, atol=1e-12)
         assert d["nodes"][c["leaf"]]["name"] in c["text"]
+
+
+def test_device_page_equals_cpu_page(monkeypatch, tmp_path):
+    from . import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    pages = []
+    for device in ("cpu", "cuda"):
+        cr.random.seed(0)
+        model = cr.nn.Sequential(cr.nn.Linear(4, 5), cr.nn.Tanh(), cr.nn.Linear(5, 3)).to(device)
+        X = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+        y = np.array([0, 1, 2])
+        if device == "cuda":
+            X, y = cupy.asarray(X), cupy.asarray(y)
+        loss = cr.nn.functional.cross_entropy(model(cr.as_tensor(X)), y)
+        path = explain_html(loss, tmp_path / f"{device}.html", names=dict(model.named_parameters()))
+        pages.append(page_data(path))
+    assert pages[0] == pages[1]

@@ -50,6 +50,14 @@ def make_model(
     """An ONNX model from a builder's nodes, checked with ``full_check=True``.
 
     ``inputs``/``outputs`` are ``onnx.ValueInfoProto`` (``helper.make_tensor_value_info``).
+
+    Examples
+    --------
+    >>> b = Builder(17)
+    >>> _ = b.node("Relu", ["x"], outputs=["y"])
+    >>> x, y = (_value_info(n, np.float32, ["batch", 3]) for n in "xy")
+    >>> make_model(b, [x], [y]).graph.node[0].op_type
+    'Relu'
     """
     import onnx
     from onnx import helper
@@ -160,7 +168,16 @@ def export(
 
 
 def save(model: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` to ``path`` atomically (a temporary file, then a rename)."""
+    """Write ``model`` to ``path`` atomically (a temporary file, then a rename).
+
+    Examples
+    --------
+    >>> import os, tempfile, chainrule as cr
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.onnx")
+    >>> save(export(cr.nn.Linear(2, 1), cr.ones(1, 2)), path)
+    >>> os.path.getsize(path) > 0
+    True
+    """
     from ..io import write_atomic
 
     write_atomic(path, model.SerializeToString())

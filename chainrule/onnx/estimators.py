@@ -35,7 +35,15 @@ def classifier_head(
     b: Builder, logits: str, classes: np.ndarray, *, single_logit: bool
 ) -> tuple[str, str]:
     """``(label, probabilities)`` from the scores: one logit per sample (two classes,
-    ``sigmoid``) or one per class (``softmax``)."""
+    ``sigmoid``) or one per class (``softmax``).
+
+    Examples
+    --------
+    >>> b = Builder(17)
+    >>> label, proba = classifier_head(b, "scores", np.array(["a", "b", "c"]), single_logit=False)
+    >>> [n.op_type for n in b.nodes]
+    ['Softmax', 'ArgMax', 'Gather']
+    """
     if single_logit:  # z > 0 means classes[1]; probabilities [1 - sigmoid(z), sigmoid(z)]
         p1 = b.node("Sigmoid", [logits])
         p0 = b.node("Sigmoid", [b.node("Neg", [logits])])

@@ -47,7 +47,15 @@ def onnx_dtype(dtype: Any) -> int:
 
 
 class Builder:
-    """Nodes, initializers and fresh names of one ONNX graph under construction."""
+    """Nodes, initializers and fresh names of one ONNX graph under construction.
+
+    Examples
+    --------
+    >>> b = Builder(17)
+    >>> y = b.node("Relu", ["x"])
+    >>> y, b.nodes[0].op_type, b.const([1.0, 2.0]) == b.const([1.0, 2.0])
+    ('Relu_1', 'Relu', True)
+    """
 
     def __init__(self, opset: int) -> None:
         self.opset = opset

@@ -43,7 +43,16 @@ module_rules: dict[type, Callable[[Any, Any], Any]] = {
 
 @contextmanager
 def recording_whole_modules(module: Any) -> Iterator[None]:
-    """Within the block, the submodules listed in :data:`module_rules` record one primitive."""
+    """Within the block, the submodules listed in :data:`module_rules` record one primitive.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> sp = cr.nn.Softplus()
+    >>> with recording_whole_modules(sp):
+    ...     sp(cr.ones(2, requires_grad=True)).grad_fn.name
+    'softplus_threshold'
+    """
     patched = []
     mods = module.modules() if hasattr(module, "modules") else ()
     try:

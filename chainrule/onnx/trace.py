@@ -153,7 +153,18 @@ def trace_into(
     """Trace ``module`` on ``example`` (eval mode) and append its graph to ``b``.
 
     Returns the output names, the outputs' values on ``example`` and their ONNX shapes (an axis
-    that changes with the batch size is ``"batch"``).
+    that changes with the batch size is ``"batch"``). Parameters become initializers named
+    ``prefix`` + their name in the module.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.onnx.table import onnx_table
+    >>> b = Builder(17)
+    >>> x = np.ones((2, 3), np.float32)
+    >>> names, values, shapes = trace_into(b, cr.nn.Linear(3, 4), [x], ["x"], table=onnx_table)
+    >>> [n.op_type for n in b.nodes], shapes
+    (['Gemm'], [['batch', 4]])
     """
     params = list(module.named_parameters()) if hasattr(module, "named_parameters") else []
     buffers = list(module.named_buffers()) if hasattr(module, "named_buffers") else []

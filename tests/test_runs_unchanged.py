@@ -356,6 +356,11 @@ def tensor_manipulation(torch, nn, F, optim, model, X, index):
     sorted_values, sorted_indices = torch.sort(flat, dim=1, descending=True)
     running = torch.cumsum(x, dim=-1)
     chosen = torch.where(x > 0.5, x * 2, -x)
+    edited = x.clone()
+    # item assignment, recorded; the value is read from x, since chainrule refuses to backward
+    # through a slice of `edited` taken before the assignment (PyTorch allows it)
+    edited[:, 0] = x[:, 1] * 2
+    edited[edited < -1] = -1.0
     total = (
         (flat * torch.arange(12.0)).sum()
         + (cols.squeeze(1)[:, 1:, :] ** 2).sum()
@@ -365,6 +370,7 @@ def tensor_manipulation(torch, nn, F, optim, model, X, index):
         + (sorted_values[:, :3] * 3).sum()
         + running.tanh().sum()
         + chosen.sum()
+        + (edited * torch.linspace(0.5, 1.5, 4)).sum()
     )
     total.backward()
     return {
@@ -376,6 +382,7 @@ def tensor_manipulation(torch, nn, F, optim, model, X, index):
         "sorted_indices": sorted_indices,
         "running": running.detach(),
         "chosen": chosen.detach(),
+        "edited": edited.detach(),
         "total": total.item(),
         "grad": x.grad,
         "shapes": [tuple(flat.shape), tuple(cols.shape), tuple(picked.size())],
@@ -442,6 +449,60 @@ def scratch_lstm_cell(torch, nn, F, optim, model, X, W, U, b):
     loss = out.pow(2).sum().sqrt() + out.neg().exp().mean()
     loss.backward()
     return {"out": out.detach(), "loss": loss.item(), "grads": [W.grad, U.grad, b.grad]}
+
+
+def build_positional_transformer(torch, nn, F):
+    class PositionalEncoding(nn.Module):  # as in PyTorch's tutorial, batch first
+        def __init__(self, d_model, max_len=16):
+            super().__init__()
+            position = torch.arange(max_len).unsqueeze(1)
+            div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+            pe = torch.zeros(1, max_len, d_model)
+            pe[0, :, 0::2] = torch.sin(position * div_term)
+            pe[0, :, 1::2] = torch.cos(position * div_term)
+            self.register_buffer("pe", pe)
+
+        def forward(self, x):
+            return x + self.pe[:, : x.size(1)]
+
+    class TinyLM(nn.Module):
+        def __init__(self, vocab=11, d_model=8):
+            super().__init__()
+            self.d_model = d_model
+            self.embed = nn.Embedding(vocab, d_model)
+            self.pos = PositionalEncoding(d_model)
+            self.layer = nn.TransformerEncoderLayer(
+                d_model, nhead=2, dim_feedforward=16, dropout=0.0, activation="gelu",
+                batch_first=True, norm_first=True,
+            )  # fmt: skip
+            self.out = nn.Linear(d_model, vocab)
+
+        def forward(self, tokens):
+            L = tokens.size(1)
+            causal = torch.triu(torch.full((L, L), float("-inf")), diagonal=1)
+            h = self.pos(self.embed(tokens) * math.sqrt(self.d_model))
+            return self.out(self.layer(h, src_mask=causal))
+
+    return TinyLM()
+
+
+def language_model_step(torch, nn, F, optim, model, tokens, y):
+    tokens = torch.tensor(tokens)
+    optimizer = optim.SGD(model.parameters(), lr=0.05)
+    losses = []
+    for _step in range(3):
+        logits = model(tokens)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, 11), tokens[:, 1:].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return {
+        "logits": logits.detach(),
+        "losses": losses,
+        "pe": model.pos.pe,
+        "state": model.state_dict(),
+    }
 
 
 def build_attention_block(torch, nn, F):
@@ -812,6 +873,10 @@ def check_manipulation(out):
     np.testing.assert_array_equal(out["picked"], np.take_along_axis(X, index, 2))
     np.testing.assert_array_equal(out["top_values"], -np.sort(-X, axis=-1)[..., :2])
     np.testing.assert_allclose(out["running"], np.cumsum(X, -1), rtol=1e-6)
+    edited = X.copy()
+    edited[:, 0] = edited[:, 1] * 2
+    edited[edited < -1] = -1.0
+    np.testing.assert_array_equal(out["edited"], edited)
     assert out["top_indices"].dtype == out["sorted_indices"].dtype == np.int64
     assert out["shapes"] == [[2, 12], [2, 1, 4, 3], [2, 3, 2]]  # tuples come back as lists
     assert out["grad"].shape == X.shape and out["grad"].dtype == np.float32
@@ -847,6 +912,15 @@ def check_scratch_lstm(out):
     np.testing.assert_allclose(out["out"], expected.numpy(), rtol=1e-5, atol=1e-6)
     assert [g.shape for g in out["grads"]] == [(5, 24), (24, 6), (24,)]
     _finite(*out["grads"])
+
+
+def check_language_model(out):
+    _decreasing(out["losses"])
+    pe = out["pe"]
+    assert pe.shape == (1, 16, 8) and pe.dtype == np.float32  # float32 kept through setitem
+    np.testing.assert_allclose(pe[0, :, 0], np.sin(np.arange(16)), atol=1e-6)
+    np.testing.assert_allclose(pe[0, :, 7], np.cos(np.arange(16) * 1e-4 ** (6 / 8)), atol=1e-6)
+    assert "pos.pe" in out["state"]
 
 
 def check_mha(out):
@@ -946,6 +1020,13 @@ CASES = [
     Case("old_style_sgd", build_frozen, old_style_sgd, "linear", check_old_style_sgd),
     Case("text_cnn_step", build_text_cnn, text_cnn_step, "text", check_text_cnn),
     Case("loss_zoo", build_nothing, loss_zoo, "losses", check_loss_zoo),
+    Case(
+        "language_model_step",
+        build_positional_transformer,
+        language_model_step,
+        "tokens",
+        check_language_model,
+    ),
     Case("multihead_attention", build_attention_block, multihead_attention, "mha", check_mha),
 ]
 
@@ -1153,3 +1234,45 @@ def test_pytorch_function_spellings_added_for_the_snippets() -> None:
     if _torch is not None:
         t = _torch.from_numpy(a)
         assert [tuple(p.shape) for p in _torch.chunk(t, 3)] == [p.shape for p in pieces]
+
+
+def test_item_assignment() -> None:
+    """``x[index] = value`` (it raised TypeError): in place under no_grad, recorded otherwise."""
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((3, 4))
+
+    def assign(t: Any) -> Any:
+        y = t * 1
+        y[:, 1::2] = t[:, :2] ** 2
+        y[y.detach() > 1.0] = 0.5
+        y[[0, 2], 0] = t[1, 1:3] * 3
+        return y
+
+    expected = a.copy()
+    expected[:, 1::2] = a[:, :2] ** 2
+    expected[expected > 1.0] = 0.5
+    expected[[0, 2], 0] = a[1, 1:3] * 3
+    np.testing.assert_allclose(assign(chainrule.tensor(a)).numpy(), expected)
+    gradcheck(assign, a)
+    gradgradcheck(assign, a)
+    if _torch is not None:
+        t = _torch.tensor(a, requires_grad=True)
+        ours = chainrule.tensor(a, requires_grad=True)
+        w = rng.standard_normal((3, 4))
+        (assign(t) * _torch.from_numpy(w)).sum().backward()
+        (assign(ours) * w).sum().backward()
+        np.testing.assert_allclose(ours.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+    weight = chainrule.tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"setitem: a leaf tensor that requires grad"):
+        weight[0] = 5.0
+    data = weight.data
+    with chainrule.no_grad():
+        weight[1:] = np.array([2.0, 3.0])  # float64 written into float32, in place
+    assert weight.data is data and weight.dtype == np.float32 and weight.requires_grad
+    np.testing.assert_array_equal(weight.numpy(), [1.0, 2.0, 3.0])
+    y = weight * 1
+    with pytest.raises(IndexError, match="setitem: the index names an element .* more than once"):
+        y[[0, 0]] = chainrule.tensor([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"setitem: cannot update a tensor of shape \(3,\)"):
+        chainrule.zeros(3)[:] = chainrule.ones(2)

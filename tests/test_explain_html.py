@@ -170,3 +170,19 @@ def test_device_page_equals_cpu_page(monkeypatch, tmp_path):
         path = explain_html(loss, tmp_path / f"{device}.html", names=dict(model.named_parameters()))
         pages.append(page_data(path))
     assert pages[0] == pages[1]
+
+
+def test_derivation_check_on_a_large_leaf_and_a_wrong_shape(tmp_path):
+    w = cr.tensor(np.linspace(-1, 1, 100).reshape(10, 10), requires_grad=True)
+    loss = (w * w).sum()
+    by_hand = 2 * w.numpy()
+    d = page_data(
+        explain_html(loss, tmp_path / "w.html",
+                     derivation=Derivation("by hand", [], [("dL/dw = 2 w", by_hand, w)]))
+    )  # fmt: skip
+    check = d["derivation"]["checks"][0]
+    assert "values" not in d["final"][str(check["leaf"])]  # the node shows a summary...
+    np.testing.assert_array_equal(values(check["walk"]), by_hand)  # ...the check has it all
+    with pytest.raises(ValueError, match=r"shape \(3,\), but .* shape \(10, 10\)"):
+        explain_html(loss, tmp_path / "x.html",
+                     derivation=Derivation("d", [], [("bad", np.ones(3), w)]))  # fmt: skip

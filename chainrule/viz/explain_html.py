@@ -234,7 +234,15 @@ def explain_html(
                     f"explain_html: the derivation's check {text!r} names a tensor that is not a "
                     "leaf of this loss's graph"
                 )
-            checks.append({"text": text, "value": _array(value, 10**9), "leaf": index[id(t)]})
+            walk = e.grad(t)
+            if walk is None or np.shape(value) != walk.shape:
+                raise ValueError(
+                    f"explain_html: the derivation's check {text!r} has shape "
+                    f"{np.shape(value)}, but the gradient reaching that leaf has shape "
+                    f"{None if walk is None else walk.shape}"
+                )
+            checks.append({"text": text, "value": _array(value, 10**9), "leaf": index[id(t)],
+                           "walk": _array(walk, 10**9)})  # fmt: skip
         page["derivation"] = {
             "title": derivation.title,
             "lines": [{"text": s, "value": _array(v, max_values)} for s, v in derivation.lines],
@@ -465,7 +473,7 @@ function render() {
         out.textContent = 'the walk has not finished this leaf yet';
         return;
       }
-      const walk = D.final[c.leaf], d = maxDiff(c.value.values, walk.values);
+      const walk = c.walk, d = maxDiff(c.value.values, walk.values);
       const ok = d <= 1e-10 * Math.max(1, ...walk.values.map((v) => Math.abs(num(v))));
       out.className = ok ? 'ok' : 'bad';
       out.textContent = (ok ? 'equals' : 'DIFFERS FROM') + ` the walk's gradient of `

@@ -141,3 +141,20 @@ def test_report_shows_the_metrics(browser, tmp_path):
     assert "Confusion matrix" in browser.find_element("tag name", "body").text
     assert browser.find_element("id", "confusion").is_displayed()
     assert console_errors(browser) == []
+
+
+def test_large_tensors_show_a_heatmap_and_the_check(browser, tmp_path):
+    from chainrule.viz.explain_html import Derivation
+
+    w = cr.tensor(np.linspace(-1, 1, 100).reshape(10, 10), requires_grad=True)
+    loss = (cr.tanh(w) * 3).sum()
+    by_hand = 3 * (1 - np.tanh(w.numpy()) ** 2)
+    check = Derivation("by hand", [], [("dL/dw = 3 (1 - tanh(w)^2)", by_hand, w)])
+    path = explain_html(loss, tmp_path / "big.html", names={"w": w}, derivation=check)
+    browser.get(path.as_uri())
+    browser.find_element("tag name", "body").send_keys("\ue010")  # End
+    grad = browser.find_element("css selector", '.leaf-grad[data-leaf="w"]')
+    assert "shape (10, 10), norm" in grad.text
+    assert len(grad.find_elements("css selector", "svg rect")) == 100  # a 10 x 10 heatmap
+    assert browser.find_element("id", "check0").text.startswith("equals the walk")
+    assert console_errors(browser) == []

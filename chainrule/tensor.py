@@ -1676,6 +1676,46 @@ def _shaped_as(name: str) -> Any:
     return as_other
 
 
+def _p_norm(norm: Any) -> Any:
+    def p_norm(x: Any, *args: Any, p: Any = None, **kwargs: Any) -> Any:
+        if p is not None:
+            if "ord" in kwargs or args:
+                raise TypeError("norm: got p= and an order (ord= or positional); pass one of them")
+            kwargs["ord"] = None if p == "fro" else p
+        return norm(x, *args, **kwargs)
+
+    p_norm.__name__ = p_norm.__qualname__ = "norm"
+    p_norm.__doc__ = f"""{norm.__doc__}
+    PyTorch's ``p=`` stands for ``ord=`` (``p="fro"`` for the default).
+
+    >>> cr.tensor([[3.0, 4.0]]).norm(p=2, dim=1).tolist()
+    [5.0]
+    """
+    p_norm.__wrapped__ = norm  # type: ignore[attr-defined]
+    return p_norm
+
+
+def _dims_flip(flip: Any) -> Any:
+    def dims_flip(x: Any, *dims: Any, **kwargs: Any) -> Any:
+        if "dims" in kwargs:
+            if "axis" in kwargs or dims:
+                raise TypeError("flip: got dims= and an axis (axis= or positional); pass one")
+            kwargs["axis"] = kwargs.pop("dims")
+        elif len(dims) > 1:
+            dims = (tuple(dims),)  # PyTorch's x.flip(0, 1)
+        return flip(x, *dims, **kwargs)
+
+    dims_flip.__name__ = dims_flip.__qualname__ = "flip"
+    dims_flip.__doc__ = f"""{flip.__doc__}
+    PyTorch's spellings too: ``flip(x, dims=[0, 1])``, ``x.flip(0, 1)``.
+
+    >>> cr.tensor([[1, 2], [3, 4]]).flip(0, 1).tolist()
+    [[4, 3], [2, 1]]
+    """
+    dims_flip.__wrapped__ = flip  # type: ignore[attr-defined]
+    return dims_flip
+
+
 def _split_sizes(x: Any, split_size_or_sections: Any, dim: int, op: str) -> list[int]:
     """The cut points of ``torch.split(x, split_size_or_sections, dim)``."""
     shape = tuple(x.shape)
@@ -1833,6 +1873,8 @@ def bind_methods(ops: Any, families: Sequence[Any]) -> dict[str, Any]:
         "expand_as": _shaped_as("expand_as"),
         "view_as": _shaped_as("view_as"),
         "reshape_as": _shaped_as("reshape_as"),
+        "norm": _p_norm(with_dim(ops.reduce.norm)),
+        "flip": _dims_flip(with_dim(ops.shape.flip)),
     }
     for family in families:
         for name in getattr(family, "TENSOR_METHODS", ()):
@@ -1855,6 +1897,8 @@ def bind_methods(ops: Any, families: Sequence[Any]) -> dict[str, Any]:
         var=_spread("var", False),
         std=_spread("std", False),
         split=_split_function(ops.split),
+        norm=methods["norm"],
+        flip=methods["flip"],
     )
     return module_level
 

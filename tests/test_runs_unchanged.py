@@ -1276,3 +1276,29 @@ def test_item_assignment() -> None:
         y[[0, 0]] = chainrule.tensor([1.0, 2.0])
     with pytest.raises(ValueError, match=r"setitem: cannot update a tensor of shape \(3,\)"):
         chainrule.zeros(3)[:] = chainrule.ones(2)
+
+
+def test_norm_takes_p_and_flip_takes_dims() -> None:
+    """``x.norm(p=2, dim=1)`` and ``torch.flip(x, dims=[...])`` raised TypeError."""
+    a = np.random.default_rng(7).standard_normal((3, 4))
+    x = chainrule.tensor(a)
+    np.testing.assert_allclose(x.norm(p=2, dim=1).numpy(), np.linalg.norm(a, axis=1))
+    np.testing.assert_allclose(x.norm(p=1, dim=0, keepdim=True).numpy(), np.abs(a).sum(0)[None])
+    assert x.norm(p="fro").item() == pytest.approx(np.linalg.norm(a))
+    np.testing.assert_allclose(
+        chainrule.norm(x, p=3, dim=1).numpy(), (np.abs(a) ** 3).sum(1) ** (1 / 3)
+    )
+    np.testing.assert_array_equal(chainrule.flip(x, dims=[0, 1]).numpy(), a[::-1, ::-1])
+    np.testing.assert_array_equal(x.flip(0, 1).numpy(), a[::-1, ::-1])
+    np.testing.assert_array_equal(x.flip(dims=(1,)).numpy(), a[:, ::-1])
+    np.testing.assert_array_equal(x.flip(1).numpy(), a[:, ::-1])
+    gradcheck(lambda t: t.norm(p=3, dim=1) * t.flip(0, 1)[:, 0], a)
+    gradgradcheck(lambda t: t.norm(p=2, dim=0) + chainrule.flip(t, dims=[0]).sum(0), a)
+    with pytest.raises(TypeError, match="norm: got p= and an order"):
+        x.norm(2, p=1)
+    with pytest.raises(TypeError, match="flip: got dims= and an axis"):
+        x.flip(0, dims=[1])
+    if _torch is not None:
+        t = _torch.from_numpy(a)
+        np.testing.assert_allclose(x.norm(p=2, dim=1).numpy(), t.norm(p=2, dim=1).numpy())
+        np.testing.assert_array_equal(x.flip(0, 1).numpy(), t.flip(0, 1).numpy())

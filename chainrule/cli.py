@@ -570,8 +570,12 @@ def _explain(model: str, seed: int, graph_too: bool = False, html: str | None = 
 
         named = {k[4:]: v for k, v in leaves.items()}  # "dL/dW" -> "W"
         derivation = article_derivation(x, c, {k[4:]: v for k, v in params.items()}, named)
-        explain_html(loss_t, html, names=named, derivation=derivation,
-                     title=f"The chain rule, step by step: {model} (seed {seed})")  # fmt: skip
+        try:
+            explain_html(loss_t, html, names=named, derivation=derivation,
+                         title=f"The chain rule, step by step: {model} (seed {seed})")  # fmt: skip
+        except OSError as exc:  # a missing folder, no permission: one line, as other commands
+            print(f"chainrule: error: {html}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         print(f"wrote {html}")
     if graph_too:
         print("chainrule's backward pass, node by node (chainrule.explain):")

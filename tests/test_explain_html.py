@@ -186,3 +186,10 @@ def test_derivation_check_on_a_large_leaf_and_a_wrong_shape(tmp_path):
     with pytest.raises(ValueError, match=r"shape \(3,\), but .* shape \(10, 10\)"):
         explain_html(loss, tmp_path / "x.html",
                      derivation=Derivation("d", [], [("bad", np.ones(3), w)]))  # fmt: skip
+
+
+def test_cli_explain_html_unwritable_path(tmp_path, capsys):
+    path = tmp_path / "no such folder" / "b.html"
+    assert main(["explain", "--html", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"chainrule: error: {path}: ") and "Traceback" not in err

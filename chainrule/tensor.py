@@ -632,6 +632,83 @@ class Tensor:
 
         return self._inplace("fill_", value, recorded, update)
 
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src``'s values (broadcast to this shape, cast to this dtype) in place; returns
+        ``self``. Recorded when ``src`` or ``self`` is: the gradient reaches ``src``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 2).copy_(cr.tensor([1.0, 2.0])).tolist()
+        [[1.0, 2.0], [1.0, 2.0]]
+        """
+
+        def recorded(old: Tensor) -> Tensor:  # old's values are gone: no gradient to them
+            return _ops.astype(_ops.broadcast_to(src, old.shape), old.dtype)
+
+        def update(xp: Any, a: Any, b: Any) -> None:
+            a[...] = b
+
+        return self._inplace("copy_", src, recorded, update)
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """Set the elements where the boolean ``mask`` is true to ``value``, in place
+        (PyTorch's ``masked_fill_``); returns ``self``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, -2.0, 3.0])
+        >>> x.masked_fill_(x < 0, 0.0).tolist()
+        [1.0, 0.0, 3.0]
+        """
+
+        def update(xp: Any, a: Any, b: Any) -> None:
+            a[...] = _ops.masked_fill(a, mask, b)._data
+
+        return self._inplace(
+            "masked_fill_", value, lambda old: _ops.masked_fill(old, mask, value), update
+        )
+
+    def _draw_(self, name: str, draw: Any) -> Tensor:
+        if self._data.dtype.kind != "f":
+            raise TypeError(f"{name}: expects a floating tensor, got dtype {self.dtype}")
+
+        def sample() -> Any:
+            return namespace_of(self._data).asarray(draw(self.shape).astype(self.dtype))
+
+        def update(xp: Any, a: Any, b: Any) -> None:
+            a[...] = sample()
+
+        return self._inplace(name, None, lambda old: _leaf(sample()), update)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill in place with samples of a normal distribution (PyTorch's ``normal_``), drawn
+        from ``generator`` or chainrule's global one (:func:`manual_seed`); returns ``self``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.zeros(1000).normal_(5.0, 0.1, generator=0).mean().item() // 1
+        4.0
+        """
+        gen = _random.resolve(generator)
+        return self._draw_("normal_", lambda shape: gen.normal(mean, std, shape))
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill in place with samples uniform on ``[a, b)`` (PyTorch's ``uniform_``); returns
+        ``self``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> x = cr.zeros(100).uniform_(-1, 1)
+        >>> bool((x >= -1).all() and (x < 1).all())
+        True
+        """
+        gen = _random.resolve(generator)
+        return self._draw_("uniform_", lambda shape: gen.uniform(a, b, shape))
+
     def __setitem__(self, index: Any, value: Any) -> None:
         """``x[index] = value``, with NumPy's indexing, following the in-place rules above.
 

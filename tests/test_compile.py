@@ -1,0 +1,327 @@
+"""cr.compile: a replayed step equals the eager step bit for bit (MLP, CNN, BatchNorm and
+Dropout, every optimiser), retraces on new shapes within a bounded cache, falls back or refuses
+on data-dependent control flow, and leaves NumPy and chainrule as they were."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import compile as compile_module  # noqa: F401 - the module is importable
+from chainrule.compile import Compiled, TraceError
+from chainrule.tensor import Tensor
+
+nn = cr.nn
+RNG = np.random.default_rng(5)
+
+
+def _pair(build, opt_factory, loss="ce"):
+    """Two identical (model, step) pairs from the same seed; the second step compiled."""
+
+    def make():
+        cr.manual_seed(7)
+        model = build()
+        opt = opt_factory(model.parameters())
+
+        def step(x, y):
+            opt.zero_grad()
+            out = model(x)
+            value = nn.functional.cross_entropy(out, y) if loss == "ce" else ((out - y) ** 2).mean()
+            value.backward()
+            opt.step()
+            return value
+
+        return model, step
+
+    m1, s1 = make()
+    m2, s2 = make()
+    return m1, s1, m2, cr.compile(s2)
+
+
+def _run_both(m1, s1, m2, c2, batches, seeds=True):
+    for i, (x, y) in enumerate(batches):
+        if seeds:
+            cr.manual_seed(100 + i)
+        a = s1(cr.tensor(x), cr.tensor(y))
+        if seeds:
+            cr.manual_seed(100 + i)
+        b = c2(cr.tensor(x), cr.tensor(y))
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        for p, q in zip(m1.parameters(), m2.parameters()):
+            np.testing.assert_array_equal(p.numpy(), q.numpy())
+        for (name, u), (_, v) in zip(m1.named_buffers(), m2.named_buffers()):
+            np.testing.assert_array_equal(np.asarray(u), np.asarray(v), err_msg=name)
+
+
+def _mlp():
+    return nn.Sequential(
+        nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 3)
+    )
+
+
+def _batches(n=4, batch=16, shape=(10,), classes=3):
+    return [
+        (RNG.standard_normal((batch, *shape)).astype(np.float32), RNG.integers(0, classes, batch))
+        for _ in range(n)
+    ]
+
+
+OPTIMISERS = {
+    "sgd": lambda p: cr.optim.SGD(p, lr=0.1),
+    "sgd_momentum_nesterov": lambda p: cr.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+    "sgd_decay": lambda p: cr.optim.SGD(p, lr=0.05, momentum=0.5, weight_decay=1e-2),
+    "adam": lambda p: cr.optim.Adam(p, lr=1e-2),
+    "adam_amsgrad": lambda p: cr.optim.Adam(p, lr=1e-2, amsgrad=True, weight_decay=1e-3),
+    "adamw": lambda p: cr.optim.AdamW(p, lr=1e-2),
+    "rmsprop": lambda p: cr.optim.RMSprop(p, lr=1e-2, momentum=0.5),
+    "adagrad": lambda p: cr.optim.Adagrad(p, lr=1e-2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMISERS))
+def test_mlp_step_equals_eager_for_every_optimiser(name):
+    m1, s1, m2, c2 = _pair(_mlp, OPTIMISERS[name])
+    _run_both(m1, s1, m2, c2, _batches())
+    assert c2.traces == 1 and c2.fallbacks == 0
+    assert c2.ops > 0
+
+
+def test_learning_rate_scheduler_outside_the_step_is_seen():
+    m1, s1, m2, c2 = _pair(_mlp, lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9))
+    opts = [  # the optimisers live in the steps' closures
+        c.cell_contents
+        for f in (s1, c2.fn)
+        for c in f.__closure__
+        if isinstance(c.cell_contents, cr.optim.Optimizer)
+    ]
+    assert len(opts) == 2
+    scheds = [cr.optim.lr_scheduler.StepLR(o, step_size=1, gamma=0.5) for o in opts]
+    for x, y in _batches(3):
+        _run_both(m1, s1, m2, c2, [(x, y)])
+        for s in scheds:
+            s.step()
+    assert opts[0].param_groups[0]["lr"] == opts[1].param_groups[0]["lr"] == 0.1 * 0.5**3
+
+
+def test_cnn_step_equals_eager():
+    def cnn():
+        return nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.25), nn.Linear(16 * 4 * 4, 10),
+        )  # fmt: skip
+
+    m1, s1, m2, c2 = _pair(cnn, lambda p: cr.optim.Adam(p, lr=1e-3))
+    # Every batch holds every class: cross_entropy's label check (the largest label) reads
+    # the same value each time, so no call falls back to eager.
+    batches = [(x, RNG.permutation(np.arange(12) % 10)) for x, _ in _batches(4, 12, (1, 8, 8))]
+    _run_both(m1, s1, m2, c2, batches)
+    assert c2.traces == 1 and c2.fallbacks == 0
+    # a batch whose largest label differs: run eagerly (same draws), still equal
+    _run_both(m1, s1, m2, c2, [(batches[0][0], np.zeros(12, np.int64))])
+    assert c2.fallbacks == 1
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_dropout_train_and_eval_equal_eager(train):
+    def build():
+        return nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 3))
+
+    m1, s1, m2, c2 = _pair(build, lambda p: cr.optim.SGD(p, lr=0.1))
+    m1.train(train)
+    m2.train(train)
+    _run_both(m1, s1, m2, c2, _batches())
+
+
+def test_dropout_draws_from_the_global_generator_at_every_replay():
+    x = np.ones((4, 50), np.float32)
+
+    @cr.compile
+    def f(x):
+        return nn.functional.dropout(x, 0.5, training=True)
+
+    a, b = f(x), f(x)
+    assert not np.array_equal(a.numpy(), b.numpy())  # a fresh mask per call, not a constant
+    cr.manual_seed(3)
+    c = f(x)
+    cr.manual_seed(3)
+    np.testing.assert_array_equal(c.numpy(), nn.functional.dropout(x, 0.5, training=True).numpy())
+
+
+def test_batchnorm_eval_equals_eager_and_training_is_refused_clearly():
+    def build():
+        return nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
+
+    m1, s1, m2, c2 = _pair(build, lambda p: cr.optim.SGD(p, lr=0.1))
+    m1.eval()
+    m2.eval()
+    _run_both(m1, s1, m2, c2, _batches())
+    m2.train()
+    x, y = _batches(1)[0]
+    with pytest.raises(TraceError, match="BatchNorm in training mode"):
+        c2(cr.tensor(x), cr.tensor(x[:, :1].astype(np.int64) * 0))
+    # a BatchNorm without running statistics has nothing to update: compiled
+    m3, s3, m4, c4 = _pair(
+        lambda: nn.Sequential(nn.Linear(10, 8), nn.BatchNorm1d(8, track_running_stats=False)),
+        lambda p: cr.optim.SGD(p, lr=0.1),
+        loss="mse",
+    )
+    batches = [(x, RNG.standard_normal((16, 8)).astype(np.float32)) for x, _ in _batches(3)]
+    _run_both(m3, s3, m4, c4, batches)
+
+
+def test_retrace_on_new_batch_size_and_dtype_and_bounded_cache():
+    m1, s1, m2, c2 = _pair(_mlp, lambda p: cr.optim.SGD(p, lr=0.1))
+    c2.cache_size = 2
+    for batch in (16, 8, 16, 5):
+        _run_both(m1, s1, m2, c2, _batches(2, batch))
+    assert c2.traces == 3  # 16, 8, 16 again (cached), 5 (evicts 8, the least recent)
+    assert len(c2._cache) == 2
+    _run_both(m1, s1, m2, c2, _batches(1, 8))
+    assert c2.traces == 4
+
+    @cr.compile
+    def double(x):
+        return x * 2
+
+    assert double(np.ones(3, np.float32)).dtype == np.float32
+    assert double(np.ones(3, np.float64)).dtype == np.float64
+    assert double.traces == 2
+
+
+def test_branch_on_a_value_falls_back_before_any_update():
+    @cr.compile
+    def f(x):
+        if (x.sum() > 0).item():
+            return x * 2
+        return x - 1
+
+    pos, neg = cr.ones(3), -cr.ones(3)
+    np.testing.assert_array_equal(f(pos).numpy(), [2, 2, 2])
+    np.testing.assert_array_equal(f(neg).numpy(), [-2, -2, -2])  # eager, not the traced branch
+    np.testing.assert_array_equal(f(pos).numpy(), [2, 2, 2])
+    assert f.traces == 1 and f.fallbacks == 1
+
+
+def test_branch_after_an_update_is_a_clear_error():
+    w = nn.Parameter(cr.tensor([1.0, 2.0]))
+    opt = cr.optim.SGD([w], lr=0.1)
+
+    @cr.compile
+    def step(x):
+        opt.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        opt.step()
+        if bool(loss > 0):  # decided after the weights moved
+            return loss
+        return -loss
+
+    step(cr.tensor([1.0, 1.0]))
+    step(cr.tensor([1.0, 1.0]))
+    with pytest.raises(TraceError, match="truth value of a traced value changed"):
+        step(cr.tensor([-10.0, -10.0]))
+
+
+def test_leaf_with_a_stale_grad_is_refused():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    @cr.compile
+    def f(x):
+        (w * x).sum().backward()
+        return w.grad
+
+    (w * 3).sum().backward()  # a .grad from before the step
+    with pytest.raises(TraceError, match="already holds"):
+        f(cr.tensor([1.0, 1.0]))
+    w.grad = None
+    np.testing.assert_array_equal(f(cr.tensor([1.0, 1.0])).numpy(), [1.0, 1.0])
+    with pytest.raises(TraceError, match="holds a .grad"):
+        f(cr.tensor([2.0, 2.0]))  # the replay finds the previous call's .grad
+    w.grad = None
+    np.testing.assert_array_equal(f(cr.tensor([2.0, 3.0])).numpy(), [2.0, 3.0])
+
+
+def test_weights_changed_between_calls_are_read_afresh():
+    w = cr.tensor([1.0, 2.0])
+
+    @cr.compile
+    def f(x):
+        return (x * w).sum() + (w * w).sum()  # (w * w) has no input operand: still replayed
+
+    assert float(f(np.ones(2))) == 3.0 + 5.0
+    w.data[...] = 3.0  # in place
+    assert float(f(np.ones(2))) == 6.0 + 18.0
+    w.data = cr.tensor([0.5, 0.5])  # rebound
+    assert float(f(np.ones(2))) == 1.0 + 0.5
+    w.data = cr.tensor([1.0, 1.0, 1.0])  # another shape: not this trace's step, runs eagerly
+    assert float(f(np.ones(3))) == 3.0 + 3.0
+
+
+def test_returns_detached_tensors_and_weights_themselves():
+    lin = nn.Linear(3, 2)
+
+    @cr.compile
+    def f(x):
+        return lin(x), lin.weight, {"n": 1}
+
+    for _ in range(2):
+        out, weight, extra = f(np.ones((4, 3), np.float32))
+        assert isinstance(out, Tensor) and out.grad_fn is None and not out.requires_grad
+        assert weight is lin.weight
+        assert extra == {"n": 1}
+
+
+def test_bad_arguments_and_results_are_refused():
+    with pytest.raises(ValueError, match="cache_size"):
+        cr.compile(lambda x: x, cache_size=0)
+    f = cr.compile(lambda x: x * 2)
+    with pytest.raises(TypeError, match="requires grad"):
+        f(cr.tensor([1.0], requires_grad=True))
+    with pytest.raises(TypeError, match="neither an array"):
+        f([1.0, 2.0])
+    g = cr.compile(lambda x: object())
+    with pytest.raises(TraceError, match="returned a object"):
+        g(np.ones(2))
+    assert isinstance(f, Compiled)
+
+
+def test_numpy_and_chainrule_are_left_as_they_were_after_a_failed_trace():
+    zeros, data_attr = np.zeros, Tensor.__dict__["_data"]
+
+    @cr.compile
+    def bad(x):
+        np.zeros(3)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        bad(np.ones(2))
+    assert np.zeros is zeros
+    assert Tensor.__dict__["_data"] is data_attr
+    assert cr.random.get_generator().__class__ is np.random.Generator
+    t = cr.tensor([1.0, 2.0], requires_grad=True)
+    (t * t).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [2.0, 4.0])
+
+
+def test_long_chain_replays_in_place():
+    x = cr.tensor(RNG.uniform(-1, 1, 100), requires_grad=True)
+
+    def chain():
+        y = x
+        for _ in range(200):
+            y = cr.tanh(y * 1.0001)
+        s = y.sum()
+        s.backward()
+        g = x.grad
+        x.grad = None
+        return s, g
+
+    c = cr.compile(chain)
+    for _ in range(3):
+        a, b = chain(), c()
+        np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+        np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
+    assert c.ops <= 6 * 200 + 10  # hand NumPy's count: no bookkeeping, no gradient copies

@@ -505,6 +505,55 @@ def language_model_step(torch, nn, F, optim, model, tokens, y):
     }
 
 
+def scratch_attention(torch, nn, F, optim, model, Q, K, V):
+    q = torch.tensor(Q, requires_grad=True)
+    k = torch.tensor(K, requires_grad=True)
+    v = torch.tensor(V, requires_grad=True)
+    d_k, L = q.size(-1), q.size(-2)
+    scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(d_k)
+    mask = torch.tril(torch.ones(L, L))
+    scores.masked_fill_(mask == 0, float("-inf"))  # in place, on a recorded tensor
+    p_attn = scores.softmax(dim=-1)
+    out = torch.matmul(p_attn, v)
+    fused = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    (out.sum() + (out * fused).sum()).backward()
+    return {"out": out.detach(), "fused": fused.detach(), "grads": [q.grad, k.grad, v.grad]}
+
+
+def build_ema_model(torch, nn, F):
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def ema_training(torch, nn, F, optim, model, X, y):
+    X, y = torch.tensor(X), torch.tensor(y)
+
+    def init_weights(m):
+        if isinstance(m, nn.Linear):
+            with torch.no_grad():
+                m.bias.fill_(0.01)
+                m.weight.mul_(0.5)
+
+    model.apply(init_weights)
+    ema = [p.detach().clone() for p in model.parameters()]
+    optimizer = optim.SGD(model.parameters(), lr=0.2)
+    losses = []
+    for _step in range(6):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        with torch.no_grad():
+            for e, p in zip(ema, model.parameters()):
+                e.mul_(0.8).add_(p, alpha=0.2)
+    # a snapshot: PyTorch's state_dict shares the parameters' memory (chainrule's copies)
+    trained = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        for e, p in zip(ema, model.parameters()):
+            p.copy_(e)
+    return {"losses": losses, "trained": trained, "ema_state": model.state_dict(), "ema": ema}
+
+
 def build_attention_block(torch, nn, F):
     return nn.MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True)
 
@@ -923,6 +972,18 @@ def check_language_model(out):
     assert "pos.pe" in out["state"]
 
 
+def check_scratch_attention(out):
+    np.testing.assert_allclose(out["out"], out["fused"], rtol=1e-5, atol=1e-6)
+    _finite(*out["grads"])
+
+
+def check_ema(out):
+    _decreasing(out["losses"])
+    for (name, p), e in zip(out["ema_state"].items(), out["ema"]):
+        np.testing.assert_array_equal(p, e)
+        assert not np.allclose(p, out["trained"][name])  # the average lags the weights
+
+
 def check_mha(out):
     assert out["out"].shape == (3, 5, 8) and out["attn"].shape == (3, 5, 5)
     assert out["attn_heads"].shape == (3, 2, 5, 5)
@@ -1027,6 +1088,10 @@ CASES = [
         "tokens",
         check_language_model,
     ),
+    Case(
+        "scratch_attention", build_nothing, scratch_attention, "attention", check_scratch_attention
+    ),
+    Case("ema_training", build_ema_model, ema_training, "blobs", check_ema),
     Case("multihead_attention", build_attention_block, multihead_attention, "mha", check_mha),
 ]
 
@@ -1302,3 +1367,44 @@ def test_norm_takes_p_and_flip_takes_dims() -> None:
         t = _torch.from_numpy(a)
         np.testing.assert_allclose(x.norm(p=2, dim=1).numpy(), t.norm(p=2, dim=1).numpy())
         np.testing.assert_array_equal(x.flip(0, 1).numpy(), t.flip(0, 1).numpy())
+
+
+def test_copy_masked_fill_normal_uniform_in_place() -> None:
+    """``p.copy_(e)``, ``x.masked_fill_(m, v)``, ``w.normal_(0, 0.02)`` raised AttributeError."""
+    a = np.random.default_rng(8).standard_normal((3, 4))
+    w = chainrule.tensor(np.zeros((3, 4), np.float32), requires_grad=True)
+    data = w.data
+    with chainrule.no_grad():
+        w.copy_(a)  # float64 values into a float32 parameter
+        np.testing.assert_allclose(w.numpy(), a.astype(np.float32))
+        w.masked_fill_(w < 0, 0.0)
+        np.testing.assert_allclose(w.numpy(), np.maximum(a, 0).astype(np.float32))
+        w.normal_(3.0, 0.5, generator=np.random.default_rng(0))
+        expected = np.random.default_rng(0).normal(3.0, 0.5, (3, 4)).astype(np.float32)
+        np.testing.assert_array_equal(w.numpy(), expected)
+        w.uniform_(-2.0, -1.0)
+        assert ((w.numpy() >= -2.0) & (w.numpy() < -1.0)).all()
+    assert w.data is data and w.dtype == np.float32 and w.requires_grad
+    for call in (lambda: w.copy_(a), lambda: w.masked_fill_(w > 0, 1.0), lambda: w.normal_()):
+        with pytest.raises(RuntimeError, match="a leaf tensor that requires grad"):
+            call()
+    with pytest.raises(TypeError, match="uniform_: expects a floating tensor, got dtype int64"):
+        chainrule.tensor([1, 2]).uniform_()
+
+    def recorded(t: Any) -> Any:
+        y = t * 2
+        y.masked_fill_(y.detach() > 1.0, 0.25)
+        z = chainrule.zeros(2, 3, 4, dtype=chainrule.float64)
+        z.copy_(y**2)
+        return z
+
+    expected = np.where(2 * a > 1.0, 0.25, 2 * a) ** 2
+    np.testing.assert_allclose(
+        recorded(chainrule.tensor(a)).numpy(), np.broadcast_to(expected, (2, 3, 4))
+    )
+    gradcheck(recorded, a)
+    gradgradcheck(recorded, a)
+    value = chainrule.tensor(5.0, dtype=chainrule.float64, requires_grad=True)
+    filled = chainrule.tensor(a).masked_fill_(chainrule.tensor(a > 0), value)
+    (filled * 3).sum().backward()
+    assert value.grad.item() == pytest.approx(3.0 * (a > 0).sum())

@@ -9,7 +9,17 @@ and in the same order), and the results (losses, outputs, gradients, parameters 
 optimiser's steps, dtypes) are compared with float32 tolerances.
 
 Without PyTorch the snippets still run under chainrule and their facts are checked (shapes,
-finite values, a loss that goes down); the comparisons skip with a reason.
+finite values, a loss that goes down, closed forms); the comparisons skip with a reason.
+
+Two choices keep the comparison meaningful: a parameter whose gradient is zero in exact
+arithmetic (a key bias in attention, a conv bias before BatchNorm) holds rounding noise in both
+libraries, which Adam would scale up to a full step of either sign, so those snippets use SGD
+or ``bias=False``; and a snapshot of a ``state_dict`` is taken with ``copy.deepcopy``, since
+PyTorch's shares the parameters' memory where chainrule's is a copy.
+
+The tests at the end pin what the snippets found missing or wrong in chainrule (PyTorch's
+``split``/``chunk``/``unbind``, method and function spellings, item assignment, in-place
+``copy_``/``masked_fill_``/``normal_``/``uniform_``, ``norm(p=)``, ``flip(dims=)``).
 """
 
 from __future__ import annotations
@@ -49,7 +59,7 @@ needs_torch = pytest.mark.skipif(
 
 
 # ================================================================== the snippets
-# Written as PyTorch code; nothing below this line until the harness knows which library runs.
+# Written as PyTorch code: nothing in them knows which library runs them.
 
 
 def build_classifier(torch, nn, F):

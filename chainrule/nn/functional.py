@@ -94,7 +94,7 @@ from .upsampling import interpolate
 
 __all__ = [
     "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax", "linear",
-    "dropout", "embedding", "layer_norm", "batch_norm",
+    "dropout", "embedding", "one_hot", "layer_norm", "batch_norm",
     "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool3d",
     "avg_pool1d", "avg_pool3d", "max_unpool2d", "unfold", "fold", "pixel_shuffle",
@@ -199,6 +199,34 @@ def dropout(
     if xd.__class__ is not _ndarray:
         mask = namespace_of(xd).asarray(mask)
     return _ew.multiply(x, mask)
+
+
+# ---------------------------------------------------------------------------- one_hot
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Integer class labels as one-hot rows: shape ``tensor.shape + (num_classes,)``, int64,
+    as ``torch.nn.functional.one_hot`` (``num_classes=-1``: the largest label plus one). The
+    result is a constant (labels have no gradient).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> F.one_hot(cr.tensor([0, 2]), 3).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+    """
+    labels = _data(tensor, "one_hot")
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects integer class labels, got dtype {labels.dtype}")
+    top = int(labels.max()) if labels.size else -1
+    if num_classes == -1:
+        num_classes = top + 1
+    if labels.size and (int(labels.min()) < 0 or top >= num_classes):
+        raise ValueError(
+            f"one_hot: labels must lie in [0, {num_classes}), got values from "
+            f"{int(labels.min())} to {top} (shape {tuple(labels.shape)})"
+        )
+    xp = namespace_of(labels)
+    return _leaf((labels[..., None] == xp.arange(num_classes)).astype(np.int64))
 
 
 # ---------------------------------------------------------------------------- embedding

@@ -1418,3 +1418,20 @@ def test_copy_masked_fill_normal_uniform_in_place() -> None:
     filled = chainrule.tensor(a).masked_fill_(chainrule.tensor(a > 0), value)
     (filled * 3).sum().backward()
     assert value.grad.item() == pytest.approx(3.0 * (a > 0).sum())
+
+
+def test_one_hot() -> None:
+    labels = np.array([[0, 3], [1, 1]])
+    out = chainrule.nn.functional.one_hot(chainrule.tensor(labels))
+    assert out.dtype == np.int64 and out.shape == (2, 2, 4) and not out.requires_grad
+    np.testing.assert_array_equal(out.numpy(), np.eye(4, dtype=np.int64)[labels])
+    assert chainrule.nn.functional.one_hot(chainrule.tensor(labels), 6).shape == (2, 2, 6)
+    with pytest.raises(ValueError, match=r"one_hot: labels must lie in \[0, 3\), got .* to 3"):
+        chainrule.nn.functional.one_hot(chainrule.tensor(labels), 3)
+    with pytest.raises(TypeError, match="one_hot: expects integer class labels, got dtype float"):
+        chainrule.nn.functional.one_hot(chainrule.tensor([1.0]))
+    if _torch is not None:
+        theirs = _torch.nn.functional.one_hot(_torch.from_numpy(labels), 6).numpy()
+        np.testing.assert_array_equal(
+            chainrule.nn.functional.one_hot(chainrule.tensor(labels), 6).numpy(), theirs
+        )

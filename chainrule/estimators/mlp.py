@@ -30,6 +30,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .. import nn
 from ..autodiff import next_seq
 from ..backend import namespace_of, on_device, parse_device
+from ..ops import linear
 from ..ops.define import apply
 from ..ops.nn import _sigmoid_cross_entropy, label_cross_entropy, sigmoid_cross_entropy_prim
 from ..optim import SGD, Adam, minimize
@@ -95,6 +96,7 @@ class _BaseMLP(BaseEstimator):
         max_fun: int = 15000,
         dropout: float = 0.0,
         device: str = "cpu",
+        distributed: bool = False,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -121,6 +123,7 @@ class _BaseMLP(BaseEstimator):
         self.max_fun = max_fun
         self.dropout = dropout
         self.device = device
+        self.distributed = distributed
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> tuple[int, ...]:
@@ -170,6 +173,12 @@ class _BaseMLP(BaseEstimator):
         bs = self.batch_size
         if bs != "auto" and not (_int(bs) and bs >= 1):
             raise ValueError(f"{name}: batch_size must be 'auto' or an int >= 1, got {bs!r}")
+        if self.distributed and self.solver != "lbfgs":
+            raise ValueError(
+                f"{name}: distributed=True fits with solver='lbfgs' only (a stochastic solver "
+                f"over MPI ranks is chainrule.distributed.DistributedDataParallel's job), got "
+                f"solver={self.solver!r}"
+            )
         if self.dropout and self.solver == "lbfgs":
             raise ValueError(
                 f"{name}: dropout needs a stochastic solver ('adam' or 'sgd'), "
@@ -235,6 +244,33 @@ class _BaseMLP(BaseEstimator):
             loss = loss + (0.5 * self.alpha / total) * penalty
         return loss
 
+    def _distributed_objective(self, x: Any, t: np.ndarray, w: np.ndarray) -> Any:
+        """``_objective`` over the rows of every MPI rank, the same number on each rank.
+
+        The weights are ``replicated`` (their gradient is summed over the ranks) and the data
+        term is ``sum_replicated``; the penalty, computed on every rank from the same weights,
+        enters once. All ranks start from rank 0's weights."""
+        from ..distributed import allreduce_, broadcast_parameters, replicated, sum_replicated
+
+        broadcast_parameters(self._net)
+        total = float(allreduce_(np.array([float(w.sum())]), op="sum")[0][0])
+        scaled = w / total
+
+        def objective() -> Any:
+            h = x
+            for m in self._net:
+                if isinstance(m, nn.Linear):
+                    h = linear(h, replicated(m.weight), replicated(m.bias))
+                else:
+                    h = m(h)
+            loss = sum_replicated(self._data_loss(h, t, scaled))
+            if self.alpha:
+                penalty = sum((lin.weight * lin.weight).sum() for lin in self._linears)
+                loss = loss + (0.5 * self.alpha / total) * penalty
+            return loss
+
+        return objective
+
     def _forward_numpy(self, X: np.ndarray) -> np.ndarray:
         act = _NUMPY_ACTIVATIONS[self.activation]
         h = X
@@ -289,8 +325,11 @@ class _BaseMLP(BaseEstimator):
     def _fit_lbfgs(self, X: Any, t: Any, s: Any) -> None:
         x = as_tensor(X)
         self._net.train()
+        objective = lambda: self._objective(x, t, s)  # noqa: E731
+        if self.distributed:
+            objective = self._distributed_objective(x, t, s)
         result = minimize(
-            lambda: self._objective(x, t, s),
+            objective,
             self._net,
             method="L-BFGS-B",
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
@@ -480,6 +519,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         the host, dropout masks too, so a fit gives the same model on either device up to
         floating-point rounding. ``coefs_`` and ``intercepts_`` are NumPy arrays, and
         prediction runs on the host from them.
+    distributed : bool, default=False
+        With ``solver="lbfgs"``: fit rows split across the ranks of an MPI job (``mpiexec -n
+        N``, see :mod:`chainrule.distributed`). Each rank passes its own rows; the classes,
+        weights, loss and gradient are summed over the ranks, and every rank runs the same
+        L-BFGS from the same initial weights to the same network, the fit on all the rows up
+        to rounding. In one process it changes nothing.
 
     Attributes
     ----------
@@ -530,6 +575,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         dropout: float = 0.0,
         class_weight: dict | str | None = None,
         device: str = "cpu",
+        distributed: bool = False,
     ) -> None:
         super().__init__(
             hidden_layer_sizes,
@@ -557,6 +603,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             max_fun=max_fun,
             dropout=dropout,
             device=device,
+            distributed=distributed,
         )
         self.class_weight = class_weight
 
@@ -565,7 +612,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ) -> tuple[np.ndarray, np.ndarray]:
         check_classification_targets(y)
         if first:
+            given = classes is not None
             classes = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            if self.distributed and not given:
+                from .logistic import _classes_of_all_ranks
+
+                classes = _classes_of_all_ranks(type(self).__name__, X, y, classes)[0]
             if classes.size < 2:
                 raise ValueError(
                     f"{type(self).__name__}: needs samples of at least 2 classes, but the data "
@@ -581,7 +633,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             )
         labels = np.searchsorted(self.classes_, y)
         s = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if self.class_weight is not None:
+        if self.distributed and self.class_weight == "balanced":
+            from ..distributed import allreduce_
+
+            counts = allreduce_(np.bincount(labels, s, self.classes_.size), op="sum")[0]
+            present = counts > 0  # as below: balanced over the classes present (on any rank)
+            per = np.ones(self.classes_.size)
+            per[present] = counts.sum() / (present.sum() * counts[present])
+            s = s * per[labels]
+        elif self.class_weight is not None:
             present = np.unique(labels)
             per = np.ones(self.classes_.size)
             if isinstance(self.class_weight, dict) or present.size == self.classes_.size:

@@ -69,3 +69,54 @@ def test_one_process_distributed_changes_nothing():
     b = LogisticRegression().fit(X, y)
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-12)
     assert a.get_params()["distributed"] is True
+
+
+MLP_SCRIPT = (
+    REPORT
+    + """
+import warnings
+import numpy as np
+import chainrule.distributed as dist
+from chainrule.estimators import MLPClassifier, MLPRegressor
+
+R, me = dist.world_size(), dist.rank()
+rng = np.random.default_rng(3)
+X = rng.normal(size=(60, 3))
+yc = np.where(X[:, 0] * X[:, 1] > 0, "in", "out")
+yr = np.sin(X[:, 0]) + 0.5 * X[:, 2]
+mine = np.arange(60)[me::R]
+out = {}
+warnings.simplefilter("ignore")  # max_iter is reached on purpose: the paths must still agree
+for name, cls, y, kw in (("clf", MLPClassifier, yc, dict(class_weight="balanced")),
+                         ("reg", MLPRegressor, yr, dict())):
+    common = dict(hidden_layer_sizes=(6,), activation="tanh", solver="lbfgs", max_iter=40,
+                  random_state=0, alpha=1e-3, **kw)
+    d = cls(distributed=True, **common).fit(X[mine], y[mine])
+    ref = cls(**common).fit(X, y)
+    flat = np.concatenate([c.ravel() for c in d.coefs_ + d.intercepts_])
+    want = np.concatenate([c.ravel() for c in ref.coefs_ + ref.intercepts_])
+    same = all(np.array_equal(flat, g) for g in dist.allgather_json(flat.tolist()))
+    out[name] = {"err": float(np.abs(flat - want).max()), "same": same,
+                 "loss": abs(d.loss_ - ref.loss_), "moved": float(np.abs(want).max())}
+report(out)
+"""
+)
+
+
+@needs_mpi
+def test_distributed_mlp_lbfgs_equals_the_fit_on_all_rows(tmp_path):
+    check(run(3, MLP_SCRIPT, tmp_path))
+    for rank_result in reports(tmp_path, 3):
+        for case, r in rank_result.items():
+            assert r["same"], case
+            # L-BFGS on a non-convex loss amplifies the rounding of sums taken in another
+            # order: equal to a relative 1e-6 of the weights, the loss to 1e-7.
+            assert r["err"] < 1e-6 * r["moved"] and r["loss"] < 1e-7, (case, r)
+            assert r["moved"] > 0.1, case
+
+
+def test_distributed_mlp_needs_lbfgs():
+    from chainrule.estimators import MLPRegressor
+
+    with pytest.raises(ValueError, match="distributed=True fits with solver='lbfgs' only"):
+        MLPRegressor(distributed=True).fit(np.ones((4, 1)), np.ones(4))

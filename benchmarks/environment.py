@@ -28,6 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Implementation key -> (column title, module that must be importable; None: always present).
 IMPLEMENTATIONS: dict[str, tuple[str, str | None]] = {
     "chainrule": ("chainrule", None),
+    "chainrule_compiled": ("chainrule compiled (cr.compile)", None),
     "numpy": ("hand NumPy", None),
     "torch": ("PyTorch eager", "torch"),
     "autograd": ("HIPS autograd", "autograd"),

@@ -64,4 +64,5 @@ def all_workloads() -> list[Workload]:
         long_chain.workload(200_000),
         mlp_epoch.MLP_EPOCH,
         conv.CONV2D,
+        conv.CONV2D_CNN,
     ]

@@ -74,7 +74,8 @@ __all__ = ["compile", "Compiled", "TraceError"]
 _ndarray = np.ndarray
 _asarray = np.asarray  # NumPy's own, whatever a trace patches
 _lock = threading.RLock()
-_active: _Tracer | None = None
+_tls = threading.local()  # .active: the tracer recording on this thread (None when not)
+_tls.active = None
 
 
 class TraceError(RuntimeError):
@@ -192,15 +193,19 @@ for _name in (
     setattr(_Traced, _name, _method(_name))
 
 
+def _tls_active() -> _Tracer | None:
+    return getattr(_tls, "active", None)
+
+
 def _plain(value: Any) -> Any:
     """The plain ndarray behind a traced face (same memory)."""
     return _ndarray.view(value, _ndarray)
 
 
 def _tracer() -> _Tracer:
-    if _active is None:
+    if _tls_active() is None:
         raise TraceError("compile: a traced value was used after its trace ended")
-    return _active
+    return _tls_active()
 
 
 # Functions that return shapes, dtypes or flags, never values: their results are static.
@@ -348,14 +353,13 @@ class _Tracer:
 
     # ------------------------------------------------------------------ recording
     def call(self, func: Any, args: Any, kwargs: Any, name: str) -> Any:
-        global _active
         targs = self.template(tuple(args))
         tkwargs = self.template(dict(kwargs))
-        _active = None  # NumPy's own Python code inside func is part of this one call
+        _tls.active = None  # NumPy's own Python code inside func is part of this one call
         try:
             result = func(*self.raw(tuple(args)), **self.raw(dict(kwargs)))
         finally:
-            _active = self
+            _tls.active = self
         if func in _STATIC:
             return result
         out = kwargs.get("out")
@@ -402,7 +406,7 @@ class _Tracer:
 def _creator(name: str, original: Any) -> Any:
     @functools.wraps(original)
     def create(*args: Any, **kwargs: Any) -> Any:
-        tracer = _active
+        tracer = _tls_active()
         if tracer is None or kwargs.get("like") is not None:
             return original(*args, **kwargs)
         if (
@@ -495,14 +499,14 @@ class _Rebind:
 
 def _data_get(t: Tensor) -> Any:
     arr = _DATA.__get__(t, Tensor)
-    tracer = _active
+    tracer = _tls_active()
     if tracer is None or arr.__class__ is not _ndarray:
         return arr
     return tracer.external(t, arr)
 
 
 def _data_set(t: Tensor, value: Any) -> None:
-    tracer = _active
+    tracer = _tls_active()
     if tracer is not None and id(t) in tracer.ext:
         tracer.ops.append((_Rebind(t), (tracer.template(value),), {}, None))
         tracer.written = True
@@ -514,7 +518,7 @@ def _data_set(t: Tensor, value: Any) -> None:
 def _no_running_stats(original: Any) -> Any:
     def batch_norm(x: Any, running_mean: Any, running_var: Any, *args: Any, **kw: Any) -> Any:
         training = args[2] if len(args) > 2 else kw.get("training", False)
-        if _active is not None and training and running_mean is not None:
+        if _tls_active() is not None and training and running_mean is not None:
             raise TraceError(
                 "compile: BatchNorm in training mode updates its running statistics (and "
                 "num_batches_tracked) in place with Python numbers, which a trace cannot "
@@ -566,7 +570,9 @@ def _clear_grads(*leaves: Tensor) -> None:
 
 def _deliver(original: Any) -> Any:
     def deliver(leaf: Any, create_graph: bool, handed_out: set[int]) -> None:
-        tracer = _tracer()
+        tracer = _tls_active()
+        if tracer is None:  # another thread's backward while this one traces
+            return original(leaf, create_graph, handed_out)
         old = leaf._grad
         if create_graph:
             raise TraceError("compile: backward(create_graph=True) inside a compiled step")
@@ -588,8 +594,7 @@ def _deliver(original: Any) -> Any:
 
 def _opt_step(original: Any) -> Any:
     def step(self: Any, closure: Any = None) -> Any:
-        global _active
-        tracer = _active
+        tracer = _tls_active()
         if tracer is None:
             return original(self, closure)
         if closure is not None:
@@ -604,11 +609,11 @@ def _opt_step(original: Any) -> Any:
                 if data.__class__ is _Traced:
                     swapped.append((p, g))
                     p._grad = _leaf(_plain(data))
-        _active = None
+        _tls.active = None
         try:
             original(self)
         finally:
-            _active = tracer
+            _tls.active = tracer
             for p, g in swapped:
                 p._grad = g
         tracer.host(original, self)
@@ -619,7 +624,7 @@ def _opt_step(original: Any) -> Any:
 
 def _zero_grad(original: Any) -> Any:
     def zero_grad(self: Any, set_to_none: bool = True) -> None:
-        tracer = _active
+        tracer = _tls_active()
         original(self, set_to_none)
         if tracer is not None:
             tracer.host(original, self, set_to_none, writes=not set_to_none)
@@ -640,7 +645,9 @@ class _RngProxy:
             return method
 
         def draw(*args: Any, **kwargs: Any) -> Any:
-            tracer = _tracer()
+            tracer = _tls_active()
+            if tracer is None:  # another thread draws while this one traces
+                return method(*args, **kwargs)
             return tracer.call(_Draw(name), args, kwargs, f"generator.{name}")
 
         return draw
@@ -663,7 +670,6 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     """Run ``fn`` once, recording; returns (the program, fn's eager result)."""
     from .optim.optimizer import Optimizer
 
-    global _active
     tracer = _Tracer()
     arg_slots: list[int] = []
     stride_tricks = np.lib.stride_tricks
@@ -702,12 +708,12 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     Optimizer.step = _opt_step(step)  # type: ignore[method-assign]
     Optimizer.zero_grad = _zero_grad(zero)  # type: ignore[method-assign]
     _random._generator = _RngProxy(real_rng)  # type: ignore[assignment]
-    _active = tracer
+    _tls.active = tracer
     try:
         result = fn(*targs, **tkwargs)
         out_template = _outputs(tracer, result)
     finally:
-        _active = None
+        _tls.active = None
         for owner, name, original in patches:
             setattr(owner, name, original)
         Tensor._data = _DATA  # type: ignore[assignment]

@@ -325,3 +325,33 @@ def test_long_chain_replays_in_place():
         np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
         np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
     assert c.ops <= 6 * 200 + 10  # hand NumPy's count: no bookkeeping, no gradient copies
+
+
+def test_a_trace_leaves_other_threads_eager_work_alone():
+    import threading
+
+    def train(model_seed, steps, out):
+        m = _mlp()
+        rng = np.random.default_rng(model_seed)  # not the global generator the traces use
+        for p in m.parameters():
+            p.data = cr.tensor(0.3 * rng.standard_normal(p.shape).astype(np.float32))
+        opt = cr.optim.SGD(m.parameters(), lr=0.1)
+        for _ in range(steps):
+            x = rng.standard_normal((16, 10)).astype(np.float32)
+            y = rng.integers(0, 3, 16)
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(cr.tensor(x)), cr.tensor(y))
+            loss.backward()
+            opt.step()
+            out.append(float(loss))
+
+    alone: list[float] = []
+    train(3, 60, alone)
+    beside: list[float] = []
+    worker = threading.Thread(target=train, args=(3, 60, beside))
+    worker.start()
+    for _ in range(5):  # traces (new shapes) while the worker trains eagerly
+        m1, s1, m2, c2 = _pair(_mlp, lambda p: cr.optim.SGD(p, lr=0.1))
+        _run_both(m1, s1, m2, c2, _batches(2, int(RNG.integers(3, 40))), seeds=False)
+    worker.join()
+    assert beside == alone

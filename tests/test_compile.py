@@ -355,3 +355,29 @@ def test_a_trace_leaves_other_threads_eager_work_alone():
         _run_both(m1, s1, m2, c2, _batches(2, int(RNG.integers(3, 40))), seeds=False)
     worker.join()
     assert beside == alone
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_mlp_estimators_compiled_inner_step_equals_eager(monkeypatch, solver):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from chainrule.estimators import MLPClassifier, MLPRegressor
+    from chainrule.estimators import mlp as mlp_module
+
+    X = RNG.standard_normal((90, 6))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
+    fitted = {}
+    for flag in (False, True):
+        monkeypatch.setattr(mlp_module, "COMPILE_STEP", flag)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            kw = dict(max_iter=8, random_state=0, solver=solver, batch_size=32)
+            clf = MLPClassifier((7,), alpha=1e-3, **kw).fit(X, y)
+            reg = MLPRegressor((5,), **kw).fit(X, X[:, 3])
+        fitted[flag] = (clf, reg)
+    for eager, compiled in zip(fitted[False], fitted[True]):
+        assert eager.loss_curve_ == compiled.loss_curve_
+        for a, b in zip(eager.coefs_ + eager.intercepts_, compiled.coefs_ + compiled.intercepts_):
+            np.testing.assert_array_equal(a, b)

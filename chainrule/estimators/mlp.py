@@ -30,12 +30,17 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .. import nn
 from ..autodiff import next_seq
 from ..backend import namespace_of, on_device, parse_device
+from ..compile import compile as _compile
 from ..ops import linear
 from ..ops.define import apply
 from ..ops.nn import _sigmoid_cross_entropy, label_cross_entropy, sigmoid_cross_entropy_prim
 from ..optim import SGD, Adam, minimize
 from ..tensor import as_tensor
 from .threads import one_blas_thread
+
+#: Whether the stochastic solvers replay their inner step with ``cr.compile`` (bit-identical
+#: to the eager step; set False to run it eagerly).
+COMPILE_STEP = True
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -388,6 +393,19 @@ class _BaseMLP(BaseEstimator):
         rng = self._rng
         order = np.arange(n)
         Xd, td, sd = move(X), move(t), move(s)  # the training data, once, on the device
+
+        def train_step(xb: Any, tb: Any, sb: Any) -> Any:
+            loss = self._objective(as_tensor(xb), tb, sb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        # Replayed by cr.compile (NumPy arrays only; the same numbers, measured faster: see
+        # benchmarks/RESULTS.md); a CuPy device runs it eagerly, and so does an objective
+        # that a subclass (or a test) overrides, which may do Python work at every step.
+        stock = type(self)._objective is _BaseMLP._objective
+        step = _compile(train_step) if COMPILE_STEP and stock else train_step
         for _ in range(1 if incremental else self.max_iter):
             if self.shuffle:
                 rng.shuffle(order)
@@ -396,10 +414,7 @@ class _BaseMLP(BaseEstimator):
             od = move(order)
             for start in range(0, n, batch):
                 b = od[start : start + batch]
-                loss = self._objective(as_tensor(Xd[b]), td[b], sd[b])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                loss = step(Xd[b], td[b], sd[b])
                 total += float(loss.item()) * len(b)
             self.n_iter_ += 1
             self.t_ += n

@@ -29,6 +29,7 @@ none had one).
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,6 +41,9 @@ from ..tensor import _leaf
 from . import process_group as pg
 
 __all__ = ["DistributedDataParallel"]
+
+#: id(parameter) -> the wrapper that averages its gradient (a weak reference).
+_wrapped: dict[int, Any] = {}
 
 
 class _Bucket:
@@ -130,9 +134,38 @@ class DistributedDataParallel(Module):
                     f"{name}: parameter of shape {p.shape} and dtype {p.dtype} is not on the "
                     f"CPU; MPI reduces host arrays (move the model to the CPU)"
                 )
+        for p in params:
+            owner = _wrapped.get(id(p))
+            if owner is not None and owner() is not None:
+                raise RuntimeError(
+                    f"{name}: a parameter of shape {p.shape} already belongs to another "
+                    f"DistributedDataParallel; its gradient would be averaged twice (wrap a "
+                    f"model once, or call remove_hooks() on the old wrapper)"
+                )
         pg.broadcast_parameters(module, timeout=self._timeout)
         if group.size > 1:
             self._build_buckets(params)
+            for p in params:
+                _wrapped[id(p)] = weakref.ref(self)
+
+    def remove_hooks(self) -> None:
+        """Stop averaging gradients: unregister the hooks (the module keeps working alone).
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> from chainrule.distributed import DistributedDataParallel
+        >>> ddp = DistributedDataParallel(cr.nn.Linear(2, 1)); ddp.remove_hooks()
+        """
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        for b in self._buckets:
+            for p in b.params:
+                if _wrapped.get(id(p)) is not None and _wrapped[id(p)]() is self:
+                    del _wrapped[id(p)]
+        self._buckets.clear()
+        self._bucket_of.clear()
 
     def _build_buckets(self, params: list[Any]) -> None:
         cap = self.bucket_cap_mb * 2**20

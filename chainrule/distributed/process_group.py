@@ -109,7 +109,7 @@ def init(timeout: float | None = None, abort_on_exception: bool = True) -> None:
     ----------
     timeout : float, optional
         Default time limit, in seconds, of every collective (None: wait as long as it takes).
-        Calling ``init`` again changes it.
+        Calling ``init`` again with a timeout changes it; without one, keeps it.
     abort_on_exception : bool, default True
         In a job of more than one rank, make an uncaught exception on this rank abort the
         whole job (every rank exits non-zero) after printing its traceback.
@@ -126,9 +126,12 @@ def init(timeout: float | None = None, abort_on_exception: bool = True) -> None:
     (0, 1, True)
     """
     g = _group
-    g.timeout = _check_timeout(timeout, "distributed.init")
+    checked = _check_timeout(timeout, "distributed.init")
     if g.initialized:
+        if timeout is not None:  # a later init() without a timeout keeps the one set
+            g.timeout = checked
         return
+    g.timeout = checked
     launched = launched_by_mpiexec()
     if launched:
         try:

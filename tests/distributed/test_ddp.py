@@ -123,6 +123,13 @@ if me == 0:
     want = np.concatenate([p.grad.numpy().ravel() for p in ref.parameters()])
     print(json.dumps({"err": float(np.abs(synced - want).max()), "same": same,
                       "local_differs": local_differs, "norm": float(np.abs(want).max())}))
+try:
+    DistributedDataParallel(model.module)
+    raise SystemExit("wrapped twice")
+except RuntimeError as exc:
+    assert "already belongs to another DistributedDataParallel" in str(exc)
+model.remove_hooks()
+again = DistributedDataParallel(model.module)  # allowed once the old hooks are gone
 """
 )
 
@@ -176,6 +183,18 @@ def test_single_process_ddp_is_the_model_itself():
     ddp(x).sum().backward()
     np.testing.assert_array_equal(net.weight.grad.numpy(), np.tile([3.0, 5.0, 7.0], (2, 1)))
     assert list(ddp.state_dict()) == ["module.weight", "module.bias"]
+
+
+def test_init_without_a_timeout_keeps_the_one_set():
+    import chainrule.distributed as dist
+    from chainrule.distributed import process_group
+
+    try:
+        dist.init(timeout=5)
+        dist.init()
+        assert process_group._group.timeout == 5.0
+    finally:
+        process_group._group.timeout = None
 
 
 def test_ddp_refuses_what_it_cannot_reduce():

@@ -36,12 +36,13 @@ from .process_group import (
     world_size,
 )
 from .sampler import DistributedSampler
+from .sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "init", "is_initialized", "rank", "world_size", "is_main", "barrier", "abort",
     "broadcast_", "broadcast_parameters", "broadcast_buffers", "allreduce_", "allgather_json",
     "CollectiveTimeout", "launched_by_mpiexec",
-    "DistributedDataParallel", "DistributedSampler",
+    "DistributedDataParallel", "DistributedSampler", "SyncBatchNorm",
     "save_checkpoint", "load_checkpoint",
     "all_reduce", "replicated", "sum_replicated",
 ]  # fmt: skip

@@ -762,3 +762,6 @@ onnx_table.update({
     "masked_fill": _masked_fill, "einsum": _einsum, "tensordot": _tensordot, "outer": _outer,
     "sort": _topk_values, "topk": _topk_values, "gather": _gather, "index_select": _index_select,
 })  # fmt: skip
+
+
+from . import table_more  # noqa: E402,F401 - the rest of the table (scans, scatters, losses...)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autodiff import enable_grad
 from ..tensor import Tensor, _leaf
-from .graph import Builder, Call, ExportError, trace_nodes
+from .graph import Builder, Call, ExportError, _same, trace_nodes
 from .modules import recording_whole_modules
 
 __all__ = ["trace_into"]
@@ -222,7 +222,14 @@ def trace_into(
         call = Call(ex, t1, t2)
         ex.names[id(t1)] = mapping(call)
     names = []
-    for o in outs1:
+    for k, (o, o2) in enumerate(zip(outs1, outs2, strict=True)):
+        if o._prim is None and ex.input_name(o, o2) is None and not _same(o._data, o2._data):
+            raise ExportError(
+                f"onnx export: output {k} (shape {tuple(o.shape)}, dtype {o.dtype}) changes "
+                "with the input, but the forward records nothing that computes it (integer "
+                "arithmetic, comparisons and other operations without a gradient are not "
+                "recorded), so it cannot be written as a graph"
+            )
         name = ex.name_of(o)
         if name in (input_names or ()) or name in {i.name for i in b.initializers}:
             name = b.node("Identity", [name])

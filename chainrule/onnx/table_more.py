@@ -1,0 +1,443 @@
+"""More of :data:`~chainrule.onnx.table.onnx_table`: the primitives that issue 11's first pass
+left without a mapping (imported by ``table.py``, which it extends in place).
+
+Each mapping computes what the primitive's forward computes, in the same order of operations
+where that matters for rounding:
+
+* elementwise: ``arctan2`` (Atan of the quotient, corrected by quadrant), ``copysign``
+  (the sign bit of ``y`` read as ``y < 0 or 1 / y < 0``, so ``-0.0`` counts), ``floor_divide``
+  (NumPy's ``divmod`` rounding), ``trunc_divide`` (integer operands never require grad, so
+  only float divisions are ever recorded);
+* scans along a fixed axis: ``cumprod``, ``cummax``, ``cummin`` as one running Mul/Max/Min
+  per position (left to right, as NumPy), ``logcumsumexp`` as ``m + log(cumsum(exp(x - m)))``
+  with ``m`` the slice's maximum;
+* order statistics: ``kthvalue``, ``median`` (the lower median; a slice holding NaN gives
+  NaN), ``quantile`` (every interpolation) through TopK's sorted values;
+* diagonals: ``diagonal``, ``trace``, ``diag`` as Gathers at the diagonal's flat positions;
+  ``kron`` (interleaved Unsqueeze, Mul, Reshape), ``cross``, ``det`` (ONNX Det);
+* writes: ``scatter``, ``put_along_axis``, ``scatter_reduce`` (sum/prod/mean; amax/amin need
+  opset 18), ``index_add``, the NumPy-index ``scatter_add`` as ScatterElements;
+  ``masked_select`` as Compress; ``max_unpool2d`` as MaxUnpool on the indices of the
+  MaxPool that produced them;
+* losses (a forward may end in one): ``softmax_cross_entropy``, ``label_cross_entropy``,
+  ``label_nll``, ``soft_cross_entropy``, ``sigmoid_cross_entropy``, ``binary_cross_entropy``,
+  their mean's divisor computed from the batch size at run time.
+
+An index, mask or label array is a graph input of the export (an int64/bool input of the
+model), or a constant that is the same in both traces; one computed from the input by an
+operation with no gradient cannot be frozen into the file, and the export stops naming the
+primitive.
+
+Deliberately unmapped (:data:`UNMAPPED` with the reason; ``unmapped()`` returns exactly
+these): the linear algebra that the standard ONNX domain has no operator for, and the
+backward-only primitives, which a traced forward never records.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .graph import Call, ExportError, Mapping, _same, onnx_dtype
+from .table import onnx_table
+
+__all__ = ["UNMAPPED", "BACKWARD_ONLY", "NO_ONNX_OPERATOR"]
+
+#: Primitives that only a backward pass records (the gradient of a forward primitive): a traced
+#: forward never contains them, so they need no mapping.
+BACKWARD_ONLY: dict[str, str] = {
+    "reverse_cumsum": "the gradient of cumsum",
+    "conv2d_weight_grad": "the gradient of conv2d with respect to its weight",
+    "max_pool2d_backward": "the gradient of max_pool2d",
+    "max_pool2d_gather": "the gradient of max_pool2d_backward",
+    "avg_pool2d_backward": "the gradient of avg_pool2d",
+    "max_unpool2d_backward": "the gradient of max_unpool2d",
+}
+
+#: Forward primitives with no exact ONNX (opset 17, default and ai.onnx.ml domains) form.
+NO_ONNX_OPERATOR: dict[str, str] = {
+    "inv": "no Inverse operator in the standard domain (only com.microsoft's)",
+    "solve": "no linear solve operator in the standard domain",
+    "cholesky": "no Cholesky operator in the standard domain",
+    "qr": "no QR operator in the standard domain",
+    "svd": "no SVD operator in the standard domain",
+    "eigh": "no eigendecomposition operator in the standard domain",
+    "pinv": "no pseudo-inverse (it needs an SVD)",
+    "slogdet": "log|Det| overflows float32 where slogdet does not (no LU operator to sum logs)",
+}
+
+#: Everything without a mapping, with the reason: what ``chainrule.onnx.unmapped()`` returns.
+UNMAPPED: dict[str, str] = {**BACKWARD_ONLY, **NO_ONNX_OPERATOR}
+
+
+def _scalar(c: Call, v: float, dtype: Any = None) -> str:
+    return c.b.const(np.asarray(v, dtype=dtype or c.out.dtype))
+
+
+def _i64(c: Call, v: int) -> str:
+    return c.b.const(np.asarray(v, dtype=np.int64))
+
+
+def _static_axis(c: Call, axis: int, what: str) -> int:
+    """The length of argument 0 along ``axis``, which must not be the batch axis."""
+    n, n2 = c.args[0].shape[axis], c.twin[0].shape[axis]
+    if n != n2:
+        raise c.error(f"{what} along the batch axis cannot be exported with a dynamic batch")
+    return int(n)
+
+
+def _flatten_static(c: Call, what: str) -> str:
+    if c.args[0].shape != c.twin[0].shape:
+        raise c.error(f"{what} of the flattened array cannot be exported with a dynamic batch")
+    return c.node("Reshape", [c.value(0), c.b.ints([-1])])
+
+
+def _array(c: Call, a: Any, a2: Any, what: str, dtype: Any = np.int64) -> str:
+    """The ONNX name of an index/mask/label array ``a`` (``a2`` in the twin trace): a graph
+    input (or a reshaped view of one), or a constant that is the same in both traces."""
+    name = None
+    for iname, t1, t2 in c.ex.inputs:
+        d1, d2 = t1._data, t2._data
+        if a is d1 and a2 is d2:
+            name = iname
+        elif (
+            isinstance(a, np.ndarray) and a.base is not None and a.base is d1
+            and isinstance(a2, np.ndarray) and a2.base is d2
+            and a.size == d1.size and a2.size == d2.size
+        ):  # fmt: skip
+            name = c.node("Reshape", [iname, c.ex.dynamic_ints(a.shape, a2.shape)])
+        if name is not None:
+            break
+    if name is None:
+        if not _same(np.asarray(a), np.asarray(a2)):
+            raise c.error(
+                f"the {what} is an array computed from the input by an operation with no "
+                "gradient (or a constant sized by the batch), so it cannot be frozen into the "
+                f"file; pass it to the model as an input of its own"
+            )
+        return c.b.const(np.asarray(a, dtype=dtype))
+    if np.asarray(a).dtype != np.dtype(dtype):
+        name = c.node("Cast", [name], to=onnx_dtype(dtype))
+    return name
+
+
+# ---------------------------------------------------------------------------- elementwise
+def _arctan2(c: Call) -> str:  # NumPy's order: arctan2(x, y) is the angle of the point (y, x)
+    dt = c.out.dtype
+    a, b = c.value(0, dt), c.value(1, dt)
+    zero = _scalar(c, 0)
+    base = c.node("Atan", [c.node("Div", [a, b])])
+    turn = c.node("Where", [_negative_signbit(c, a), _scalar(c, -math.pi), _scalar(c, math.pi)])
+    y = c.node("Where", [c.node("Less", [b, zero]), c.node("Add", [base, turn]), base])
+    # b = +-0 (a / b = +-inf has the sign of b): +-pi/2 by the sign of a
+    half = c.node("Mul", [c.node("Sign", [a]), _scalar(c, 0.5 * math.pi)])
+    y = c.node("Where", [c.node("Equal", [b, zero]), half, y])
+    # at the origin: atan2(+-0, +0) = +-0 and atan2(+-0, -0) = +-pi
+    origin = c.node("And", [c.node("Equal", [a, zero]), c.node("Equal", [b, zero])])
+    y = c.node("Where", [origin, c.node("Where", [_negative_signbit(c, b), turn, a]), y])
+    # both infinite (inf / inf is NaN): +-pi/4, or +-3 pi/4 for b = -inf
+    corner = c.node("Where", [c.node("Less", [b, zero]), _scalar(c, 0.75 * math.pi),
+                              _scalar(c, 0.25 * math.pi)])  # fmt: skip
+    corner = c.node("Mul", [corner, c.node("Sign", [a])])
+    both = c.node("And", [c.node("IsInf", [a]), c.node("IsInf", [b])])
+    return c.node("Where", [both, corner, y])
+
+
+def _negative_signbit(c: Call, y: str) -> str:
+    """``y < 0``, ``-0.0`` included (``1 / -0.0 = -inf``); ``-inf`` by the first test."""
+    zero = _scalar(c, 0)
+    return c.node("Or", [c.node("Less", [y, zero]),
+                         c.node("Less", [c.node("Div", [_scalar(c, 1), y]), zero])])  # fmt: skip
+
+
+def _copysign(c: Call) -> str:
+    dt = c.out.dtype
+    mag = c.node("Abs", [c.value(0, dt)])
+    return c.node("Where", [_negative_signbit(c, c.value(1, dt)), c.node("Neg", [mag]), mag])
+
+
+def _floor_divide(c: Call) -> str:
+    dt = c.out.dtype
+    x, y = c.value(0, dt), c.value(1, dt)
+    # NumPy's npy_divmod: mod = fmod(x, y); div = (x - mod) / y, one less where mod and y
+    # differ in sign; then the floor, rounded up where div is more than half above it.
+    zero = _scalar(c, 0)
+    mod = c.node("Mod", [x, y], fmod=1)
+    div = c.node("Div", [c.node("Sub", [x, mod]), y])
+    differ = c.node("Xor", [c.node("Less", [y, zero]), c.node("Less", [mod, zero])])
+    fix = c.node("And", [c.node("Not", [c.node("Equal", [mod, zero])]), differ])
+    div = c.node("Sub", [div, c.node("Cast", [fix], to=onnx_dtype(dt))])
+    fl = c.node("Floor", [div])
+    up = c.node("Greater", [c.node("Sub", [div, fl]), _scalar(c, 0.5)])
+    fl = c.node("Add", [fl, c.node("Cast", [up], to=onnx_dtype(dt))])
+    # where y is 0, NumPy gives x / y (inf, or nan for 0 / 0); elsewhere the rounded quotient
+    return c.node("Where", [c.node("Equal", [y, zero]), c.node("Div", [x, y]), fl])
+
+
+def _trunc_divide(c: Call) -> str:
+    dt = c.out.dtype
+    x, y = c.value(0, dt), c.value(1, dt)
+    q = c.node("Div", [x, y])
+    return c.node("Mul", [c.node("Sign", [q]), c.node("Floor", [c.node("Abs", [q])])])
+
+
+onnx_table.update({
+    "arctan2": _arctan2, "copysign": _copysign, "floor_divide": _floor_divide,
+    "trunc_divide": _trunc_divide,
+})  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------- scans
+def _running(c: Call, x: str, axis: int, n: int, op: str) -> str:
+    """``op`` (Mul, Max, Min) accumulated left to right along ``axis`` of length ``n``."""
+    if n <= 1:
+        return c.node("Identity", [x])
+    ax = c.b.ints([axis])
+    acc = c.node("Slice", [x, c.b.ints([0]), c.b.ints([1]), ax])
+    parts = [acc]
+    for j in range(1, n):
+        acc = c.node(op, [acc, c.node("Slice", [x, c.b.ints([j]), c.b.ints([j + 1]), ax])])
+        parts.append(acc)
+    return c.node("Concat", parts, axis=axis)
+
+
+def _scan_input(c: Call, axis: Any, what: str) -> tuple[str, int, int]:
+    if axis is None:
+        return _flatten_static(c, what), 0, int(c.args[0].size)
+    axis = int(axis) % c.args[0].ndim
+    return c.value(0, c.out.dtype), axis, _static_axis(c, axis, what)
+
+
+def _cumprod(c: Call) -> str:  # (x, axis)
+    x, axis, n = _scan_input(c, c.static(1), "cumprod")
+    return _running(c, x, axis, n, "Mul")
+
+
+def _logcumsumexp(c: Call) -> str:  # (x, axis): shifted by the slice's maximum
+    x, axis, _ = _scan_input(c, c.static(1), "logcumsumexp")
+    m = c.b.reduce("ReduceMax", x, [axis], True)
+    finite = c.node("Not", [c.node("IsInf", [m])])
+    m = c.node("Where", [finite, m, _scalar(c, 0)])  # an all -inf slice stays -inf
+    s = c.node("CumSum", [c.node("Exp", [c.node("Sub", [x, m])]), _i64(c, axis)])
+    return c.node("Add", [c.node("Log", [s]), m])
+
+
+def _pick_axis(c: Call, parts: Any, parts2: Any) -> int:
+    """The axis of an open-mesh index tuple (``_along_index``) that holds the user's index:
+    the part that is not the plain ``arange`` of its own axis in either trace (when every part
+    is one, any axis reads the same elements)."""
+
+    def is_mesh(p: Any, axis: int) -> bool:
+        p = np.asarray(p)
+        if p.ndim != len(parts) or any(s != 1 for i, s in enumerate(p.shape) if i != axis):
+            return False
+        return bool(np.array_equal(p.reshape(-1), np.arange(p.size)))
+
+    for axis, (p, p2) in enumerate(zip(parts, parts2, strict=True)):
+        if not (is_mesh(p, axis) and is_mesh(p2, axis)):
+            return axis
+    return 0
+
+
+def _cummax(op: str) -> Mapping:
+    def emit(c: Call) -> str:  # (x, open-mesh index): the running extreme's source
+        axis = _pick_axis(c, c.args[1], c.twin[1])
+        return _running(c, c.value(0), axis, _static_axis(c, axis, op), op)
+
+    return emit
+
+
+onnx_table.update({
+    "cumprod": _cumprod, "logcumsumexp": _logcumsumexp, "cummax": _cummax("Max"),
+    "cummin": _cummax("Min"),
+})  # fmt: skip
+
+
+# ----------------------------------------------------------------------- order statistics
+def _kth_smallest(c: Call, x: str, axis: int, k: int) -> str:
+    """The ``k``-th smallest (from 1) along ``axis``, the axis kept with length 1."""
+    values, _ = c.node("TopK", [x, c.b.ints([k])], outputs=2, axis=axis, largest=0, sorted=1)
+    return c.node("Slice", [values, c.b.ints([k - 1]), c.b.ints([k]), c.b.ints([axis])])
+
+
+def _kthvalue(c: Call) -> str:  # (x, open-mesh index; the axis dropped unless keepdim)
+    x = c.args[0]
+    keep = c.out.ndim == x.ndim
+    parts, parts2 = c.args[1], c.twin[1]
+    axis = _pick_axis(c, parts, parts2) if keep else _kth_axis_dropped(c)
+    n = _static_axis(c, axis, "kthvalue")
+    k = _find_k(c, axis, n, keep)
+    y = _kth_smallest(c, c.value(0), axis, k)
+    return y if keep else c.node("Squeeze", [y, c.b.ints([axis])])
+
+
+def _kth_axis_dropped(c: Call) -> int:
+    """The reduced axis of a kthvalue without keepdim: the one whose k-th values match."""
+    x = c.args[0]
+    for axis in range(x.ndim):
+        if tuple(np.delete(x.shape, axis)) != c.out.shape:
+            continue
+        try:
+            _find_k(c, axis, x.shape[axis], False)
+        except ExportError:  # not this axis
+            continue
+        return axis
+    raise c.error("cannot tell the axis of the k-th value")
+
+
+def _find_k(c: Call, axis: int, n: int, keep: bool) -> int:
+    """The ``k`` whose k-th smallest values are the recorded ones, in both traces."""
+    sorted1 = np.sort(c.args[0], axis=axis)
+    sorted2 = np.sort(c.twin[0], axis=axis)
+    for k in range(1, n + 1):
+        ok = True
+        for s, out in ((sorted1, c.out), (sorted2, c.out_twin)):
+            v = np.take(s, [k - 1], axis=axis)
+            v = v if keep else np.squeeze(v, axis)
+            if v.shape != out.shape or not np.array_equal(v, out, equal_nan=True):
+                ok = False
+                break
+        if ok:
+            return k
+    raise c.error("the recorded values are not the k-th smallest for any k")
+
+
+def _with_nan(c: Call, x: str, y: str, axis: int | None, keep: bool) -> str:
+    """``y`` with NaN where the slice of ``x`` along ``axis`` holds a NaN (torch.median)."""
+    if c.out.dtype.kind != "f":
+        return y
+    has = c.node("Cast", [c.node("IsNaN", [x])], to=onnx_dtype(np.float32))
+    has = c.b.reduce("ReduceMax", has, [axis if axis is not None else 0], keep)
+    if axis is None:
+        has = c.node("Reshape", [has, c.b.ints([])])
+    flag = c.node("Greater", [has, _scalar(c, 0, np.float32)])
+    return c.node("Where", [flag, _scalar(c, np.nan), y])
+
+
+def _median(c: Call) -> str:  # (x, axis or None, keepdims, index)
+    axis, keep = c.static(1), bool(c.static(2))
+    if axis is None:
+        x = _flatten_static(c, "median")
+        n = int(c.args[0].size)
+        y = _kth_smallest(c, x, 0, (n - 1) // 2 + 1)
+        return _with_nan(c, x, c.node("Reshape", [y, c.b.ints([])]), None, False)
+    axis = int(axis)
+    n = _static_axis(c, axis, "median")
+    x = c.value(0)
+    y = _kth_smallest(c, x, axis, (n - 1) // 2 + 1)
+    y = y if keep else c.node("Squeeze", [y, c.b.ints([axis])])
+    return _with_nan(c, x, y, axis, keep)
+
+
+def _quantile(c: Call) -> str:  # (x, qs, axis, keepdims, method, scalar, w)
+    qs, axis, keep = np.asarray(c.static(1)), c.static(2), bool(c.static(3))
+    method, scalar = c.static(4), bool(c.static(5))
+    ndim = c.args[0].ndim
+    if axis is None:
+        x, ax, n = _flatten_static(c, "quantile"), 0, int(c.args[0].size)
+    else:
+        x, ax = c.value(0), int(axis)
+        n = _static_axis(c, ax, "quantile")
+    srt, _ = c.node("TopK", [x, c.b.ints([n])], outputs=2, axis=ax, largest=0, sorted=1)
+    outs = []
+    for q in qs:
+        pos = float(np.quantile(np.arange(n, dtype=np.float64), q, method=method))
+        lo = int(math.floor(pos))
+        hi = lo + 1 if lo + 1 < n else lo
+        t = pos - lo
+        a = c.node("Gather", [srt, c.b.ints([lo])], axis=ax)
+        if t:  # NumPy's _lerp: a + (b - a) t, or b - (b - a) (1 - t) from t = 0.5 on
+            b = c.node("Gather", [srt, c.b.ints([hi])], axis=ax)
+            d = c.node("Sub", [b, a])
+            if t >= 0.5:
+                a = c.node("Sub", [b, c.node("Mul", [d, _scalar(c, 1 - t)])])
+            else:
+                a = c.node("Add", [a, c.node("Mul", [d, _scalar(c, t)])])
+        if axis is None:
+            a = c.node("Reshape", [a, c.b.ints([1] * ndim if keep else [])])
+        elif not keep:
+            a = c.node("Squeeze", [a, c.b.ints([ax])])
+        outs.append(a)
+    if scalar:
+        return outs[0]
+    return c.node("Concat", [c.node("Unsqueeze", [o, c.b.ints([0])]) for o in outs], axis=0)
+
+
+onnx_table.update({"kthvalue": _kthvalue, "median": _median, "quantile": _quantile})
+
+
+# ------------------------------------------------------------------------------ diagonals
+def _diagonal_of(c: Call, x: str, shape: tuple[int, ...], offset: int, a1: int, a2: int) -> str:
+    """NumPy's diagonal: axes a1, a2 removed, the diagonal last."""
+    nd = len(shape)
+    a1, a2 = a1 % nd, a2 % nd
+    if shape[a1] != c.twin[0].shape[a1] or shape[a2] != c.twin[0].shape[a2]:
+        raise c.error("a diagonal across the batch axis cannot be exported with a dynamic batch")
+    rest = [i for i in range(nd) if i not in (a1, a2)]
+    n1, n2 = shape[a1], shape[a2]
+    y = c.node("Transpose", [x], perm=rest + [a1, a2])
+    y = c.node("Reshape", [y, c.b.ints([0] * len(rest) + [n1 * n2])])
+    length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
+    rows = np.arange(length) + max(-offset, 0)
+    cols = np.arange(length) + max(offset, 0)
+    return c.node("Gather", [y, c.b.const((rows * n2 + cols).astype(np.int64))], axis=len(rest))
+
+
+def _diagonal(c: Call) -> str:  # (x, offset, a1, a2)
+    offset, a1, a2 = (int(c.static(i)) for i in (1, 2, 3))
+    return _diagonal_of(c, c.value(0), c.args[0].shape, offset, a1, a2)
+
+
+def _trace(c: Call) -> str:  # (x, offset, a1, a2)
+    offset, a1, a2 = (int(c.static(i)) for i in (1, 2, 3))
+    d = _diagonal_of(c, c.value(0), c.args[0].shape, offset, a1, a2)
+    return c.b.reduce("ReduceSum", d, [c.args[0].ndim - 2], False)
+
+
+def _diag(c: Call) -> str:  # (v 1-d, k): a square matrix with v on diagonal k
+    k = int(c.static(1))
+    n = _static_axis(c, 0, "diag")
+    size = n + abs(k)
+    index = np.zeros((size, size), dtype=np.int64)  # 0 reads the padding zero
+    i = np.arange(n)
+    index[i + max(-k, 0), i + max(k, 0)] = i + 1
+    padded = c.node("Concat", [c.b.const(np.zeros(1, c.out.dtype)), c.value(0)], axis=0)
+    return c.node("Gather", [padded, c.b.const(index)], axis=0)
+
+
+def _kron(c: Call) -> str:  # (a, b): out[i * nb + k] = a[i] b[k] on every axis
+    dt = c.out.dtype
+    a, b = c.value(0, dt), c.value(1, dt)
+    na, nb = c.args[0].ndim, c.args[1].ndim
+    nd = max(na, nb)
+    if na < nd:
+        a = c.node("Unsqueeze", [a, c.b.ints(range(nd - na))])
+    if nb < nd:
+        b = c.node("Unsqueeze", [b, c.b.ints(range(nd - nb))])
+    a = c.node("Unsqueeze", [a, c.b.ints(range(1, 2 * nd, 2))])  # (a0, 1, a1, 1, ...)
+    b = c.node("Unsqueeze", [b, c.b.ints(range(0, 2 * nd, 2))])  # (1, b0, 1, b1, ...)
+    prod = c.node("Mul", [a, b])
+    return c.node("Reshape", [prod, c.ex.dynamic_ints(c.out.shape, c.out_twin.shape)])
+
+
+def _cross(c: Call) -> str:  # (a, b, axis < 0)
+    dt = c.out.dtype
+    axis = int(c.static(2))
+    a, b = c.value(0, dt), c.value(1, dt)
+
+    def comp(x: str, i: int) -> str:
+        return c.node("Gather", [x, c.b.ints([i])], axis=axis)
+
+    def term(i: int, j: int) -> str:  # a_i b_j - a_j b_i
+        return c.node("Sub", [c.node("Mul", [comp(a, i), comp(b, j)]),
+                              c.node("Mul", [comp(a, j), comp(b, i)])])  # fmt: skip
+
+    return c.node("Concat", [term(1, 2), term(2, 0), term(0, 1)], axis=axis)
+
+
+onnx_table.update({
+    "diagonal": _diagonal, "trace": _trace, "diag": _diag, "kron": _kron, "cross": _cross,
+    "det": lambda c: c.node("Det", [c.value(0)]),
+})  # fmt: skip

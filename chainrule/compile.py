@@ -770,17 +770,6 @@ def _fill(template: Any, values: list[Any]) -> Any:
     return template
 
 
-def _has_slot(template: Any) -> bool:
-    cls = template.__class__
-    if cls is _Slot:
-        return True
-    if cls is tuple or cls is list:
-        return any(_has_slot(t) for t in template)
-    if cls is dict:
-        return any(_has_slot(t) for t in template.values())
-    return False
-
-
 def _slots_in(template: Any, into: list[int]) -> list[int]:
     cls = template.__class__
     if cls is _Slot:
@@ -956,8 +945,8 @@ class _Program:
         ops = _dead_calls_dropped(
             ops, set(arg_slots) | set(_slots_in(_out_slots(out_template), []))
         )
-        self.steps = [_step(op) for op in ops]
-        self.ops = len(self.steps)
+        self.calls = ops  # (function, operands, keywords, results): what the replay runs
+        self.ops = len(ops)
         self.draws = any(isinstance(op[0], _Draw) for op in ops)
         self.run = _generate(ops, arg_slots, self.init, out_template)
 
@@ -1077,23 +1066,6 @@ def _written(ops: list[list[Any]], uses: list[list[int]], slot: int) -> bool:
         if slot in used and (op[3] is None or "out" in op[2]):
             return True
     return False
-
-
-def _step(op: list[Any]) -> tuple[Any, ...]:
-    func, targs, tkwargs, outs = op
-    # Positions of top-level slot operands, filled by index; nested ones by _fill.
-    flat = [(i, a.i) for i, a in enumerate(targs) if a.__class__ is _Slot]
-    nested = [i for i, a in enumerate(targs) if a.__class__ is not _Slot and _has_slot(a)]
-    kw_nested = bool(tkwargs) and _has_slot(tkwargs)
-    if outs is None:
-        kind = 0
-    elif outs.__class__ is _Slot:
-        kind, outs = 1, outs.i
-    elif outs[0] == "scalar":
-        kind, outs = 3, outs[1].i
-    else:
-        kind = 2
-    return (func, list(targs), flat, nested, tkwargs, kw_nested, kind, outs)
 
 
 def _out_slots(template: Any) -> Any:

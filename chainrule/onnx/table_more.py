@@ -441,3 +441,116 @@ onnx_table.update({
     "diagonal": _diagonal, "trace": _trace, "diag": _diag, "kron": _kron, "cross": _cross,
     "det": lambda c: c.node("Det", [c.value(0)]),
 })  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------- writes
+def _mesh_index(c: Call, i: int) -> tuple[int, str]:
+    """(axis, int64 index) of argument ``i``, an open-mesh index tuple (``_along_index``)."""
+    parts, parts2 = c.args[i], c.twin[i]
+    axis = _pick_axis(c, parts, parts2)
+    return axis, _array(c, parts[axis], parts2[axis], "index")
+
+
+def _updates(c: Call, i: int, index: str) -> str:
+    """Argument ``i`` (src/values) in the output dtype, broadcast to the index's shape."""
+    return c.node("Expand", [c.value(i, c.out.dtype), c.node("Shape", [index])])
+
+
+def _scatter(c: Call) -> str:  # scatter and put_along_axis: (x, src, full index)
+    axis, index = _mesh_index(c, 2)
+    return c.node("ScatterElements", [c.value(0), index, _updates(c, 1, index)], axis=axis,
+                  reduction="none")  # fmt: skip
+
+
+def _written(c: Call, index: str, axis: int) -> str:
+    """Booleans of x's shape, true where ``index`` writes."""
+    zeros = c.node("ConstantOfShape", [c.node("Shape", [c.value(0)])])  # float32 zeros
+    ones = c.node("ConstantOfShape", [c.node("Shape", [index])],
+                  value=_tensor_attr(np.ones(1, np.float32)))  # fmt: skip
+    hit = c.node("ScatterElements", [zeros, index, ones], axis=axis)
+    return c.node("Greater", [hit, c.b.const(np.asarray(0, np.float32))])
+
+
+def _tensor_attr(a: np.ndarray) -> Any:
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(a)
+
+
+_REDUCTION = {"sum": "add", "prod": "mul", "amax": "max", "amin": "min", "mean": "add"}
+
+
+def _scatter_reduce(c: Call) -> str:  # (x, src, full index, reduce, include_self)
+    reduce, include_self = c.static(3), bool(c.static(4))
+    dt = c.out.dtype
+    if dt.kind != "f":
+        raise c.error(f"scatter_reduce of {dt} values (only floating point is recorded)")
+    if reduce in ("amax", "amin") and c.b.opset < 18:
+        raise c.error(f"scatter_reduce {reduce!r} needs ScatterElements' max/min: opset >= 18")
+    axis, index = _mesh_index(c, 2)
+    x, src = c.value(0), _updates(c, 1, index)
+    written = None if include_self else _written(c, index, axis)
+    base = x
+    if written is not None:
+        fill = {"sum": 0.0, "mean": 0.0, "prod": 1.0, "amax": -np.inf, "amin": np.inf}[reduce]
+        base = c.node("Where", [written, _scalar(c, fill), x])
+    out = c.node("ScatterElements", [base, index, src], axis=axis, reduction=_REDUCTION[reduce])
+    if reduce != "mean":
+        return out
+    one = c.node("ConstantOfShape", [c.node("Shape", [index])],
+                 value=_tensor_attr(np.ones(1, dt)))  # fmt: skip
+    start = c.node("ConstantOfShape", [c.node("Shape", [x])], value=_tensor_attr(np.ones(1, dt)))
+    if written is not None:
+        start = c.node("Where", [written, _scalar(c, 0), start])
+    count = c.node("ScatterElements", [start, index, one], axis=axis, reduction="add")
+    return c.node("Div", [out, count])
+
+
+def _index_add(c: Call) -> str:  # (x, src, (slice(None),) * d + (index,), alpha)
+    full, alpha = c.args[2], c.static(3)
+    axis = len(full) - 1
+    nd = c.args[0].ndim
+    index = _array(c, full[-1], c.twin[2][-1], "index")
+    src = c.value(1, c.out.dtype)
+    if alpha != 1:
+        src = c.node("Mul", [src, _scalar(c, alpha)])
+    shaped = [1] * nd
+    shaped[axis] = -1
+    index = c.node("Reshape", [index, c.b.ints(shaped)])
+    index = c.node("Expand", [index, c.node("Shape", [src])])
+    return c.node("ScatterElements", [c.value(0), index, src], axis=axis, reduction="add")
+
+
+def _scatter_add_at(c: Call) -> str:  # (values, NumPy index, shape): zeros with values added
+    shape, shape2 = c.args[2], c.twin[2]
+    if tuple(shape) != tuple(shape2):
+        raise c.error("scatter_add into a shape sized by the batch needs dynamic_batch=False")
+    index = c.args[1]
+    if not _same(index, c.twin[1]):
+        raise c.error(
+            "the index is computed from the input by an operation with no gradient, so it "
+            "cannot be frozen into the file"
+        )
+    size = int(np.prod(shape))
+    pos = np.arange(size, dtype=np.int64).reshape(shape)[index]
+    values = c.value(0, c.out.dtype)
+    values = c.node("Expand", [values, c.b.ints(pos.shape)])
+    zeros = c.b.const(np.zeros(size, c.out.dtype))
+    out = c.node("ScatterElements", [zeros, c.b.const(pos.reshape(-1)),
+                                     c.node("Reshape", [values, c.b.ints([-1])])],
+                 axis=0, reduction="add")  # fmt: skip
+    return c.node("Reshape", [out, c.b.ints(shape)])
+
+
+def _masked_select(c: Call) -> str:  # (x, mask, broadcast shape): a 1-d result
+    shape = c.ex.dynamic_ints(c.args[2], c.twin[2])
+    mask = _array(c, c.args[1], c.twin[1], "mask", dtype=np.bool_)
+    x = c.node("Reshape", [c.node("Expand", [c.value(0), shape]), c.b.ints([-1])])
+    mask = c.node("Reshape", [c.node("Expand", [mask, shape]), c.b.ints([-1])])
+    return c.node("Compress", [x, mask], axis=0)
+
+
+onnx_table.update({
+    "scatter": _scatter, "put_along_axis": _scatter, "scatter_reduce": _scatter_reduce,
+    "index_add": _index_add, "scatter_add": _scatter_add_at, "masked_select": _masked_select,
+})  # fmt: skip

@@ -46,13 +46,13 @@ def perm_rows(k, *shape):
     return make
 
 
-def check(fn, inputs, tol=1e-5, batches=(2, 5), seed=0, dynamic_batch=True):
+def check(fn, inputs, tol=1e-5, batches=(2, 5), seed=0, dynamic_batch=True, opset=17):
     """Export ``fn`` (a function of the inputs) traced on a batch of 3; compare with ONNX
     Runtime on ``batches`` (random inputs from the generators ``inputs``)."""
     model = fn if isinstance(fn, nn.Module) else _Fn(fn)
     rng = np.random.default_rng(seed)
     example = tuple(g(rng, 3) for g in inputs)
-    proto = export(model, example, dynamic_batch=dynamic_batch)
+    proto = export(model, example, dynamic_batch=dynamic_batch, opset=opset)
     onnx.checker.check_model(proto, full_check=True)
     sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
@@ -252,3 +252,63 @@ def test_kron_cross_det():
 
     proto = check(lambda x: cr.linalg.det(x), [well_conditioned])
     assert "Det" in ops_of(proto)
+
+
+# ----------------------------------------------------------------------------------- writes
+def test_scatter_and_put_along_axis_with_an_index_input():
+    idx = perm_rows(2, 3, 5)  # distinct positions in each row: one write each
+    proto = check(lambda x, i: cr.scatter(x, 2, i, x[..., :2] * 2), [normal(3, 5), idx])
+    assert "ScatterElements" in ops_of(proto)
+    check(lambda x, i: cr.scatter(x, 2, i, value=1.5), [normal(3, 5), idx])
+    check(lambda x, i: cr.put_along_axis(x, i, x[..., 1:3] - 1, axis=2), [normal(3, 5), idx])
+    check(lambda x, i: cr.put_along_axis(x, i, 0.25, 2), [normal(3, 5), idx])
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_with_repeated_indices(reduce, include_self):
+    idx = ints(0, 5, 3, 4)  # repeats and gaps along the last axis
+    opset = 18 if reduce in ("amax", "amin") else 17
+    proto = check(lambda x, i: cr.scatter_reduce(x, 2, i, x[..., 1:] * 3, reduce,
+                                                 include_self=include_self),
+                  [normal(3, 5), idx], opset=opset)  # fmt: skip
+    assert "ScatterElements" in ops_of(proto)
+    if opset == 18:
+        with pytest.raises(ExportError, match="'scatter_reduce'.*opset >= 18"):
+            export(_Fn(lambda x, i: cr.scatter_reduce(x, 2, i, x[..., 1:], reduce)),
+                   (np.ones((3, 3, 5), np.float32), np.zeros((3, 3, 4), np.int64)))  # fmt: skip
+
+
+def test_scatter_add_both_forms_and_index_add():
+    check(lambda x, i: cr.scatter_add(x, 2, i, x[..., :4] ** 2), [normal(3, 5), ints(0, 5, 3, 4)])
+    # segment sums: each row's features added into one of 4 bins by its label (an input)
+    check(lambda x, i: cr.index_add(cr.zeros(4, 3), 0, i, x), [normal(3), lambda r, n:
+          r.integers(0, 4, n)])  # fmt: skip
+    check(lambda x: cr.index_add(x, 1, cr.tensor([2, 0, 2]), x[:, :3], alpha=0.5), [normal(5)])
+    # NumPy's form (the gradient of getitem) with a constant index, repeated
+    check(lambda x: cr.scatter_add(x[0, :3] * 2, [0, 2, 0], (4,)) + x[:, 4:].sum(),
+          [normal(5)])  # fmt: skip
+    check(lambda x: cr.scatter_add(x, np.s_[:, [1, 0, 1]], (3, 2)), [normal(3)],
+          dynamic_batch=False)  # fmt: skip
+    with pytest.raises(ExportError, match="'scatter_add'.*dynamic_batch=False"):
+        export(_Fn(lambda x: cr.scatter_add(x, np.s_[:, [1, 0]], (x.shape[0], 2))),
+               np.ones((3, 2), np.float32))  # fmt: skip
+
+
+def test_an_index_computed_from_the_input_is_refused():
+    def fn(x):
+        i = cr.tensor(np.argsort(x.numpy(), axis=1)[:, :2])  # no gradient: frozen otherwise
+        return cr.scatter(x, 1, i, value=0.0)
+
+    with pytest.raises(ExportError, match="'scatter'.*index.*cannot be frozen"):
+        export(_Fn(fn), np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32))
+
+
+def test_masked_select_with_a_mask_input():
+    def mask(rng, n):
+        return rng.random((n, 3, 4)) < 0.5
+
+    proto = check(lambda x, m: cr.masked_select(x, m), [normal(3, 4), mask])
+    assert "Compress" in ops_of(proto)
+    keep = cr.tensor(np.array([True, False, True, True]))
+    check(lambda x: cr.masked_select(x * 2, keep), [normal(3, 4)])  # a constant mask broadcast

@@ -10,6 +10,7 @@ A scheduler's ``state_dict()`` holds only Python numbers, strings, lists and dic
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 import numbers
@@ -26,6 +27,13 @@ __all__ = [
     "LinearLR",
     "OneCycleLR",
     "ReduceLROnPlateau",
+    "MultiStepLR",
+    "LambdaLR",
+    "MultiplicativeLR",
+    "PolynomialLR",
+    "ConstantLR",
+    "CosineAnnealingWarmRestarts",
+    "SequentialLR",
 ]
 
 
@@ -706,3 +714,395 @@ class ReduceLROnPlateau(LRScheduler):
         if self.threshold_mode == "rel":
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` at each of the ``milestones`` (step counts).
+
+    ``lr = base_lr * gamma ** (number of milestones <= last_epoch)``; a milestone listed twice
+    multiplies twice, as in PyTorch.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.MultiStepLR(opt, milestones=[1, 3], gamma=0.5)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+    >>> lrs
+    [1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: list[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
+        if not isinstance(milestones, (list, tuple)) or any(_whole(0)(m) for m in milestones):
+            raise ValueError(
+                f"MultiStepLR: milestones must be a list of integers >= 0, got {milestones!r}"
+            )
+        _real("MultiStepLR", "gamma", gamma)
+        self.milestones = sorted(int(m) for m in milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        times = self.milestones.count(self.last_epoch)
+        if times == 0:
+            return self._group_lrs()
+        return [lr * self.gamma**times for lr in self._group_lrs()]
+
+    def _start_factor(self) -> float:
+        return self.gamma ** self.milestones.count(0)
+
+
+def _check_lambdas(name: str, optimizer: Optimizer, lr_lambda: Any) -> list[Callable]:
+    _check_optimizer(name, optimizer)
+    lambdas = _per_group(name, "lr_lambda", optimizer, lr_lambda)
+    for fn in lambdas:
+        if not callable(fn):
+            raise TypeError(f"{name}: lr_lambda must be callable, got {type(fn).__name__}")
+    return lambdas
+
+
+class _LambdaState:
+    """State dicts without the user's functions (they are not data), as PyTorch's."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            k: copy.deepcopy(v)
+            for k, v in self.__dict__.items()
+            if k not in ("optimizer", "lr_lambdas")
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if isinstance(state_dict, dict) and "lr_lambdas" in state_dict:  # PyTorch's [None, ...]
+            state_dict = {k: v for k, v in state_dict.items() if k != "lr_lambdas"}
+        LRScheduler.load_state_dict(self, state_dict)  # type: ignore[arg-type]
+
+
+class LambdaLR(_LambdaState, LRScheduler):
+    """Set the learning rate to ``base_lr * lr_lambda(last_epoch)``.
+
+    ``lr_lambda`` is a function of the step count, or a list of them (one per parameter group).
+    ``state_dict()`` leaves the functions out (as PyTorch does for plain functions): the
+    scheduler that loads the state must be built with the same functions.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.5**epoch)
+    >>> opt.step(); sched.step(); opt.step(); sched.step()
+    >>> sched.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
+        self.lr_lambdas = _check_lambdas("LambdaLR", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class MultiplicativeLR(_LambdaState, LRScheduler):
+    """Multiply the learning rate by ``lr_lambda(last_epoch)`` at every step after the first.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.MultiplicativeLR(opt, lambda epoch: 0.5)
+    >>> opt.step(); sched.step(); opt.step(); sched.step()
+    >>> sched.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
+        self.lr_lambdas = _check_lambdas("MultiplicativeLR", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return self._group_lrs()
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, self._group_lrs())]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the learning rate as ``base_lr * (1 - last_epoch / total_iters) ** power`` until
+    ``total_iters``, then hold it (PyTorch's recursive form).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.PolynomialLR(opt, total_iters=4, power=1.0)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(round(sched.get_last_lr()[0], 12)); opt.step(); sched.step()
+    >>> lrs
+    [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
+    ) -> None:
+        _positive_int("PolynomialLR", "total_iters", total_iters)
+        _real("PolynomialLR", "power", power)
+        self.total_iters = int(total_iters)
+        self.power = float(power)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._group_lrs()
+        n, t = self.total_iters, self.last_epoch
+        decay = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
+        return [lr * decay for lr in self._group_lrs()]
+
+
+class ConstantLR(LRScheduler):
+    """Scale the learning rate by ``factor`` for the first ``total_iters`` steps, then restore it.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+    >>> lrs
+    [0.5, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        factor: float = 1.0 / 3,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        _real("ConstantLR", "factor", factor)
+        if factor > 1.0 or factor <= 0:
+            raise ValueError(f"ConstantLR: factor must be in (0, 1], got {factor!r}")
+        _positive_int("ConstantLR", "total_iters", total_iters)
+        self.factor = factor
+        self.total_iters = int(total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._group_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._group_lrs()
+        return [lr * (1.0 / self.factor) for lr in self._group_lrs()]
+
+    def _start_factor(self) -> float:
+        return self.factor
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    r"""Cosine annealing from the base rate to ``eta_min``, restarted every ``T_i`` steps.
+
+    ``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2``, where ``T_cur``
+    counts the steps since the last restart and ``T_i`` starts at ``T_0`` and is multiplied by
+    ``T_mult`` at each restart. ``step(epoch)`` with a (fractional) epoch sets the position
+    directly, as in PyTorch.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> sched = cr.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(round(sched.get_last_lr()[0], 12)); opt.step(); sched.step()
+    >>> lrs
+    [1.0, 0.5, 1.0, 0.5, 1.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        _positive_int("CosineAnnealingWarmRestarts", "T_0", T_0)
+        _positive_int("CosineAnnealingWarmRestarts", "T_mult", T_mult)
+        _real("CosineAnnealingWarmRestarts", "eta_min", eta_min)
+        self.T_0 = int(T_0)
+        self.T_i = int(T_0)
+        self.T_mult = int(T_mult)
+        self.eta_min = eta_min
+        self.T_cur = float(last_epoch)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        cos = 1 + math.cos(math.pi * self.T_cur / self.T_i)
+        return [self.eta_min + (base - self.eta_min) * cos / 2 for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:  # type: ignore[override]
+        """Advance one step, or jump to ``epoch`` (a number >= 0, fractions allowed)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            _real("CosineAnnealingWarmRestarts.step", "epoch", epoch)
+            if epoch < 0:
+                raise ValueError(
+                    f"CosineAnnealingWarmRestarts.step: epoch must be >= 0, got {epoch}"
+                )
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = float(epoch % self.T_0)
+                else:
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = float(epoch)
+        self._step_count += 1
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._group_lrs()
+
+
+class SequentialLR(LRScheduler):
+    """Run ``schedulers`` one after another, switching at the ``milestones`` (step counts).
+
+    At a milestone the next scheduler starts from its own step 0 (its starting rate, as
+    PyTorch's closed form gives it). All schedulers must drive ``optimizer``.
+    ``state_dict()`` holds each scheduler's state.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.optim import lr_scheduler as S
+    >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(1))], lr=1.0)
+    >>> warm = S.LinearLR(opt, start_factor=0.5, total_iters=2)
+    >>> decay = S.ExponentialLR(opt, gamma=0.5)
+    >>> sched = S.SequentialLR(opt, [warm, decay], milestones=[2])
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+    >>> lrs
+    [0.5, 0.75, 1.0, 0.5, 0.25]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedulers: list[LRScheduler],
+        milestones: list[int],
+        last_epoch: int = -1,
+    ) -> None:
+        _check_optimizer("SequentialLR", optimizer)
+        if not isinstance(schedulers, (list, tuple)) or not schedulers:
+            raise ValueError("SequentialLR: expected a non-empty list of schedulers")
+        for i, s in enumerate(schedulers):
+            if not isinstance(s, LRScheduler) or isinstance(s, (ReduceLROnPlateau, SequentialLR)):
+                raise TypeError(
+                    f"SequentialLR: schedulers[{i}] is a {type(s).__name__}; expected an "
+                    f"epoch-driven LRScheduler (ReduceLROnPlateau needs a metric)"
+                )
+            if s.optimizer is not optimizer:
+                raise ValueError(
+                    f"SequentialLR: schedulers[{i}] ({type(s).__name__}) drives another optimizer"
+                )
+        if not isinstance(milestones, (list, tuple)) or len(milestones) != len(schedulers) - 1:
+            raise ValueError(
+                f"SequentialLR: expected {len(schedulers) - 1} milestones for "
+                f"{len(schedulers)} schedulers, got {milestones!r}"
+            )
+        if any(_whole(0)(m) for m in milestones) or list(milestones) != sorted(milestones):
+            raise ValueError(
+                f"SequentialLR: milestones must be increasing integers >= 0, got {milestones!r}"
+            )
+        self.optimizer = optimizer
+        self._schedulers = list(schedulers)
+        self._milestones = [int(m) for m in milestones]
+        self.last_epoch = last_epoch + 1
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        for s in self._schedulers:  # undo the step each scheduler took when it was built
+            s.last_epoch -= 1
+        first = self._schedulers[bisect.bisect_right(self._milestones, 0)]
+        first._step_count = 0
+        first._is_initial = True
+        try:
+            first.step()
+        finally:
+            first._is_initial = False
+        self._last_lr = first.get_last_lr()
+
+    def step(self) -> None:
+        """Advance the scheduler in charge of this step (restarting one at its milestone)."""
+        self.last_epoch += 1
+        idx = bisect.bisect_right(self._milestones, self.last_epoch)
+        sched = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            sched.last_epoch = 0
+            factor = _restart_factor(sched)
+            if factor is None:  # no closed form in PyTorch either: its get_lr() at step 0
+                values = sched.get_lr()
+            else:
+                values = [base * factor for base in sched.base_lrs]
+            for group, lr in zip(self.optimizer.param_groups, values):
+                group["lr"] = lr
+            sched._last_lr = sched._group_lrs()
+        else:
+            sched.step()
+        self._last_lr = sched.get_last_lr()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Own counters and milestones, and each scheduler's ``state_dict()``."""
+        state = {
+            k: copy.deepcopy(v)
+            for k, v in self.__dict__.items()
+            if k not in ("optimizer", "_schedulers")
+        }
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict` (the same kinds of schedulers, in order)."""
+        inner = state_dict.get("_schedulers") if isinstance(state_dict, dict) else None
+        if not isinstance(inner, (list, tuple)) or len(inner) != len(self._schedulers):
+            raise ValueError(
+                f"SequentialLR.load_state_dict: expected '_schedulers' with "
+                f"{len(self._schedulers)} states, got {type(inner).__name__}"
+            )
+        rest = {k: v for k, v in state_dict.items() if k != "_schedulers"}
+        own = self.__dict__.pop("_schedulers")
+        try:
+            LRScheduler.load_state_dict(self, rest)
+        finally:
+            self._schedulers = own
+        for s, st in zip(self._schedulers, inner):
+            s.load_state_dict(st)
+
+
+def _restart_factor(sched: LRScheduler) -> float | None:
+    """The factor on the base rate of PyTorch's closed form at step 0, None where none."""
+    if isinstance(sched, LinearLR):
+        return sched.start_factor
+    if isinstance(sched, (MultiStepLR, ConstantLR)):
+        return sched._start_factor()
+    if isinstance(sched, (StepLR, ExponentialLR, CosineAnnealingLR, PolynomialLR)):
+        return 1.0
+    return None

@@ -554,3 +554,58 @@ onnx_table.update({
     "scatter": _scatter, "put_along_axis": _scatter, "scatter_reduce": _scatter_reduce,
     "index_add": _index_add, "scatter_add": _scatter_add_at, "masked_select": _masked_select,
 })  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- max_unpool2d
+_max_pool2d_alone = onnx_table["max_pool2d"]
+
+
+def _max_pool2d(c: Call) -> str:
+    """max_pool2d as before, noting the call so that a max_unpool2d of its indices finds it."""
+    name = _max_pool2d_alone(c)
+    c.ex.__dict__.setdefault("max_pools", []).append((c.value(0), c.args, c.twin))
+    return name
+
+
+def _plane_indices(flat: np.ndarray, x_shape: tuple[int, ...], plane: int) -> np.ndarray:
+    """max_unpool2d's flat positions back to positions in each (H, W) plane."""
+    n, ch = x_shape[:2]
+    rows = flat.reshape(n * ch, -1) - (np.arange(n * ch, dtype=np.int64) * plane)[:, None]
+    return rows.reshape(x_shape)
+
+
+def _max_unpool2d(c: Call) -> str:  # (x, flat positions, kept writes, output shape)
+    from ..ops.conv import _flat_indices
+
+    shape, shape2 = c.args[3], c.twin[3]
+    plane, plane2 = int(np.prod(shape[2:])), int(np.prod(shape2[2:]))
+    idx = _plane_indices(c.args[1], c.args[0].shape, plane)
+    idx2 = _plane_indices(c.twin[1], c.twin[0].shape, plane2)
+    for pool_in, args, twin in getattr(c.ex, "max_pools", ()):
+        (xd, arg, cfg), (xd2, arg2, cfg2) = args[:3], twin[:3]
+        if tuple(xd.shape[2:]) != tuple(shape[2:]) or tuple(xd2.shape[2:]) != tuple(shape2[2:]):
+            continue  # ONNX's indices count in the pooled input: its planes must be these
+        if not (
+            _same(_flat_indices(np, arg, cfg, xd.shape[3]), idx)
+            and _same(_flat_indices(np, arg2, cfg2, xd2.shape[3]), idx2)
+        ):
+            continue
+        kernel, stride, pads, dil, _ = cfg
+        (pt, pb), (pl, pr) = pads
+        _, indices = c.node("MaxPool", [pool_in], outputs=2, kernel_shape=list(kernel),
+                            strides=list(stride), pads=[int(pt), int(pl), int(pb), int(pr)],
+                            dilations=list(dil))  # fmt: skip
+        return c.node("MaxUnpool", [c.value(0), indices, c.node("Shape", [pool_in])],
+                      kernel_shape=list(kernel), strides=list(stride),
+                      pads=[int(pt), int(pl), int(pb), int(pr)])  # fmt: skip
+    if not _same(c.args[1], c.twin[1]):
+        raise c.error(
+            "the indices are not those of a max_pool2d(return_indices=True) in the same "
+            "model, and they change with the input, so they cannot be frozen into the file"
+        )
+    indices = c.b.const(np.asarray(c.args[1], np.int64).reshape(c.args[0].shape))
+    kernel = [1, 1]  # (the output shape is given: MaxUnpool's kernel only sizes a default)
+    return c.node("MaxUnpool", [c.value(0), indices, c.b.ints(shape)], kernel_shape=kernel)
+
+
+onnx_table.update({"max_pool2d": _max_pool2d, "max_unpool2d": _max_unpool2d})

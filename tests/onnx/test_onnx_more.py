@@ -301,7 +301,7 @@ def test_an_index_computed_from_the_input_is_refused():
         return cr.scatter(x, 1, i, value=0.0)
 
     with pytest.raises(ExportError, match="'scatter'.*index.*cannot be frozen"):
-        export(_Fn(fn), np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32))
+        export(_Fn(fn), np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32))
 
 
 def test_masked_select_with_a_mask_input():
@@ -312,3 +312,34 @@ def test_masked_select_with_a_mask_input():
     assert "Compress" in ops_of(proto)
     keep = cr.tensor(np.array([True, False, True, True]))
     check(lambda x: cr.masked_select(x * 2, keep), [normal(3, 4)])  # a constant mask broadcast
+
+
+class _PoolUnpool(nn.Module):
+    def __init__(self, k, s=None, p=0):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+        self.pool = nn.MaxPool2d(k, s, p, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(k, s, p)
+
+    def forward(self, x):
+        h = self.conv(x)
+        y, i = self.pool(h)
+        return self.unpool(y * 2, i, output_size=h.shape) + h
+
+
+@pytest.mark.parametrize("k, s, p", [(2, None, 0), (3, 2, 1)])
+def test_max_unpool2d_of_a_max_pool_in_the_model(k, s, p):
+    cr.manual_seed(0)
+    proto = check(_PoolUnpool(k, s, p), [normal(2, 6, 6)])  # (3, 2, 1): overlapping windows
+    assert "MaxUnpool" in ops_of(proto)
+
+
+def test_max_unpool2d_with_indices_from_elsewhere():
+    idx = np.array([[[[0, 3], [9, 15]]], [[[5, 2], [8, 7]]], [[[1, 2], [3, 4]]]], np.int64)
+    fn = lambda x: cr.nn.functional.max_unpool2d(x, cr.tensor(idx), 2)  # noqa: E731
+    check(fn, [normal(1, 2, 2)], dynamic_batch=False)  # a constant: a static batch exports
+    with pytest.raises(ExportError, match="'max_unpool2d'.*not those of a max_pool2d"):
+        export(_Fn(lambda x: cr.nn.functional.max_unpool2d(x, cr.tensor(np.argsort(
+            x.numpy().reshape(1, 1, -1), -1).reshape(x.shape)), 2)),
+            np.random.default_rng(5).standard_normal((1, 1, 4, 4)).astype(np.float32),
+            dynamic_batch=False)  # fmt: skip

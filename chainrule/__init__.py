@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from . import data, io, linalg, nn, optim, random
+from . import cuda, data, io, linalg, nn, optim, random, utils
 from .autodiff import (
     detect_anomaly,
     enable_grad,
@@ -30,12 +30,15 @@ from .autodiff import (
 from .backend import get_default_dtype, set_default_dtype
 from .compile import TraceError as TraceError
 from .compile import compile as compile  # noqa: A004 - cr.compile, as torch.compile
+from .devices import device
+from .distance import cdist
 from .dlpack import from_dlpack
 from .explain import explain
 from .ops import *  # noqa: F403
 from .ops import __all__ as _ops_all
 from .ops import cat
-from .random import manual_seed
+from .random import Generator, manual_seed, randperm
+from .serialization import load, save
 from .tensor import (
     Tensor,
     arange,
@@ -96,4 +99,5 @@ __all__ = [
     "cat", "from_numpy", "from_dlpack", "manual_seed", "rand_like", "randn_like", "randint",
     "normal", "chunk", "unbind", "mm", "bmm", "clamp", "flatten", "numel", "is_tensor",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+    "cuda", "utils", "device", "cdist", "Generator", "randperm", "save", "load",
 ] + [n for n in _ops_all if n != "primitive_table"]  # fmt: skip

@@ -186,11 +186,18 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
 def unmapped() -> list[str]:
     """The primitives that have no ONNX mapping (a model using one cannot be exported).
 
+    They are exactly the ones :data:`chainrule.onnx.table_more.UNMAPPED` lists with the
+    reason: the backward-only primitives (``BACKWARD_ONLY``: gradients of forward primitives,
+    which a traced forward never records, so they need no mapping) and the linear algebra the
+    standard ONNX domain has no operator for (``NO_ONNX_OPERATOR``: inv, solve, cholesky, qr,
+    svd, eigh, pinv, and slogdet, whose ``log|Det|`` would overflow where slogdet does not).
+
     Examples
     --------
     >>> from chainrule.onnx import unmapped
-    >>> "relu" in unmapped(), "cholesky" in unmapped()
-    (False, True)
+    >>> from chainrule.onnx.table_more import UNMAPPED
+    >>> "relu" in unmapped(), "cholesky" in unmapped(), UNMAPPED["reverse_cumsum"]
+    (False, True, 'the gradient of cumsum')
     """
     from ..ops.define import primitive_table
 

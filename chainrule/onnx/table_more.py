@@ -21,7 +21,10 @@ where that matters for rounding:
   MaxPool that produced them;
 * losses (a forward may end in one): ``softmax_cross_entropy``, ``label_cross_entropy``,
   ``label_nll``, ``soft_cross_entropy``, ``sigmoid_cross_entropy``, ``binary_cross_entropy``,
-  their mean's divisor computed from the batch size at run time.
+  their mean's divisor computed from the batch size at run time (per-row weights read from
+  the labels, i.e. class weights or ignore_index, are refused);
+* distributed: ``replicated`` is the identity; ``all_reduce`` and ``sum_replicated`` are too
+  in a group of one (a traced sum over several ranks is refused).
 
 An index, mask or label array is a graph input of the export (an int64/bool input of the
 model), or a constant that is the same in both traces; one computed from the input by an
@@ -46,7 +49,8 @@ from .table import onnx_table
 __all__ = ["UNMAPPED", "BACKWARD_ONLY", "NO_ONNX_OPERATOR"]
 
 #: Primitives that only a backward pass records (the gradient of a forward primitive): a traced
-#: forward never contains them, so they need no mapping.
+#: forward never contains them, so they need no mapping (a forward that differentiates inside
+#: itself, calling ``cr.grad``, is refused with the primitive named).
 BACKWARD_ONLY: dict[str, str] = {
     "reverse_cumsum": "the gradient of cumsum",
     "conv2d_weight_grad": "the gradient of conv2d with respect to its weight",
@@ -609,3 +613,157 @@ def _max_unpool2d(c: Call) -> str:  # (x, flat positions, kept writes, output sh
 
 
 onnx_table.update({"max_pool2d": _max_pool2d, "max_unpool2d": _max_unpool2d})
+
+
+# ----------------------------------------------------------------------------------- losses
+def _denom(c: Call, i: int) -> str | None:
+    """The divisor of a reduced loss (argument ``i``): None (per-row losses), a constant, or
+    the batch-sized count (rows, or elements) computed from the batch at run time."""
+    d, d2 = c.args[i], c.twin[i]
+    if d is None:
+        return None
+    if _same(d, d2):
+        return _scalar(c, float(d))
+    if not all(isinstance(v, (int, np.integer)) for v in (d, d2)):
+        raise c.error(
+            "the mean's divisor is a sum of per-row weights computed from the labels (class "
+            "weights or ignore_index), which cannot be frozen into the file; export with "
+            "reduction='sum' or 'none'"
+        )
+    count = c.ex.dynamic_ints([int(d)], [int(d2)])
+    count = c.node("Cast", [c.node("Reshape", [count, c.b.ints([])])], to=onnx_dtype(c.out.dtype))
+    return count
+
+
+def _total(c: Call, loss: str, ndim: int, denom: str | None) -> str:
+    """``loss`` summed and divided by ``denom``, or as it is when there is no divisor."""
+    if denom is None:
+        return loss
+    return c.node("Div", [c.b.reduce("ReduceSum", loss, range(ndim), False), denom])
+
+
+def _optional(c: Call, i: int) -> str | None:
+    """Weight argument ``i`` of a loss, or None; per-row weights read from the labels (class
+    weights, ignore_index) change with the input and are refused."""
+    if c.args[i] is None:
+        return None
+    try:
+        return c.value(i, c.out.dtype)
+    except ExportError:
+        raise c.error(
+            "its per-row weights are computed from the labels (class weights or ignore_index), "
+            "which cannot be frozen into the file; export the model without the weighted loss"
+        ) from None
+
+
+def _shifted(c: Call, q: str) -> tuple[str, str]:
+    """(z, lse): logits less their row maximum, and log sum exp z per row (kept dims)."""
+    z = c.node("Sub", [q, c.b.reduce("ReduceMax", q, [1], True)])
+    lse = c.node("Log", [c.b.reduce("ReduceSum", c.node("Exp", [z]), [1], True)])
+    return z, lse
+
+
+def _at_labels(c: Call, z: str) -> str:
+    """``z[i, labels[i]]`` (kept dims), the labels argument 1."""
+    y = c.node("Unsqueeze", [_array(c, c.args[1], c.twin[1], "labels"), c.b.ints([1])])
+    return c.node("GatherElements", [z, y], axis=1)
+
+
+def _softmax_cross_entropy(c: Call) -> str:  # (logits, labels, n): mean of lse - z[y]
+    z, lse = _shifted(c, c.value(0))
+    loss = c.node("Sub", [lse, _at_labels(c, z)])
+    return _total(c, loss, 2, _denom(c, 2))
+
+
+def _label_cross_entropy(c: Call) -> str:  # (logits, labels, a, b, v, denom, p)
+    z, lse = _shifted(c, c.value(0))
+    loss = c.node("Squeeze", [c.node("Sub", [lse, _at_labels(c, z)]), c.b.ints([1])])
+    a, b, v = _optional(c, 2), _optional(c, 3), _optional(c, 4)
+    lse = c.node("Squeeze", [lse, c.b.ints([1])])
+    if a is not None:
+        loss = c.node("Mul", [loss, a])
+    if b is not None:  # + b sum_c v_c (lse - z_c), v = ones when None
+        if v is None:
+            n_classes = _scalar(c, float(c.args[0].shape[1]))
+            smooth = c.node("Sub", [c.node("Mul", [lse, n_classes]),
+                                    c.b.reduce("ReduceSum", z, [1], False)])  # fmt: skip
+        else:
+            vsum = c.b.reduce("ReduceSum", v, [0], False)
+            smooth = c.node("Sub", [c.node("Mul", [lse, vsum]), c.node("MatMul", [z, v])])
+        loss = c.node("Add", [loss, c.node("Mul", [b, smooth])])
+    return _total(c, loss, 1, _denom(c, 5))
+
+
+def _label_nll(c: Call) -> str:  # (log_probs, labels, a, denom): -log_probs[i, y_i]
+    loss = c.node("Neg", [c.node("Squeeze", [_at_labels(c, c.value(0)), c.b.ints([1])])])
+    a = _optional(c, 2)
+    if a is not None:
+        loss = c.node("Mul", [loss, a])
+    return _total(c, loss, 1, _denom(c, 3))
+
+
+def _soft_cross_entropy(c: Call) -> str:  # (logits, targets, denom): sum_c t (lse - z)
+    z, lse = _shifted(c, c.value(0))
+    t = c.value(1, c.out.dtype)
+    loss = c.b.reduce("ReduceSum", c.node("Mul", [t, c.node("Sub", [lse, z])]), [1], False)
+    return _total(c, loss, 1, _denom(c, 2))
+
+
+def _log_sigmoid(c: Call, x: str) -> str:  # min(x, 0) - log(1 + exp(-|x|))
+    tail = c.node("Exp", [c.node("Neg", [c.node("Abs", [x])])])
+    return c.node("Sub", [c.node("Min", [x, _scalar(c, 0)]),
+                          c.node("Log", [c.node("Add", [tail, _scalar(c, 1)])])])  # fmt: skip
+
+
+def _sigmoid_cross_entropy(c: Call) -> str:  # (x, t, w, pw, denom)
+    x, t = c.value(0), c.value(1, c.out.dtype)
+    w, pw = _optional(c, 2), _optional(c, 3)
+    ls = _log_sigmoid(c, x)
+    if pw is not None:  # (1 + (pw - 1) t) log sigmoid(x)
+        scale = c.node(
+            "Add", [_scalar(c, 1), c.node("Mul", [c.node("Sub", [pw, _scalar(c, 1)]), t])]
+        )
+        ls = c.node("Mul", [scale, ls])
+    loss = c.node("Sub", [c.node("Mul", [c.node("Sub", [_scalar(c, 1), t]), x]), ls])
+    if w is not None:
+        loss = c.node("Mul", [loss, w])
+    return _total(c, loss, c.args[0].ndim, _denom(c, 4))
+
+
+def _binary_cross_entropy(c: Call) -> str:  # (p, t, w, denom): logs floored at -100
+    p, t = c.value(0), c.value(1, c.out.dtype)
+    floor = _scalar(c, -100.0)
+    log_p = c.node("Max", [c.node("Log", [p]), floor])
+    log_1mp = c.node("Max", [c.node("Log", [c.node("Sub", [_scalar(c, 1), p])]), floor])
+    loss = c.node("Sub", [c.node("Mul", [c.node("Sub", [t, _scalar(c, 1)]), log_1mp]),
+                          c.node("Mul", [t, log_p])])  # fmt: skip
+    w = _optional(c, 2)
+    if w is not None:
+        loss = c.node("Mul", [loss, w])
+    return _total(c, loss, c.args[0].ndim, _denom(c, 3))
+
+
+onnx_table.update({
+    "softmax_cross_entropy": _softmax_cross_entropy, "label_cross_entropy": _label_cross_entropy,
+    "label_nll": _label_nll, "soft_cross_entropy": _soft_cross_entropy,
+    "sigmoid_cross_entropy": _sigmoid_cross_entropy,
+    "binary_cross_entropy": _binary_cross_entropy,
+})  # fmt: skip
+
+
+# ------------------------------------------------------------------ distributed (one rank)
+def _over_ranks(c: Call) -> str:
+    """all_reduce/sum_replicated: sums over the ranks, the identity in a group of one; a file
+    runs in one process, so a traced sum over several ranks is refused."""
+    if not (_same(c.out, c.args[0]) and _same(c.out_twin, c.twin[0])):
+        raise c.error(
+            "a sum over the ranks of a process group has no meaning in a one-process ONNX file; "
+            "export the model outside the group (or on a group of one)"
+        )
+    return c.node("Identity", [c.value(0)])
+
+
+onnx_table.update({
+    "replicated": lambda c: c.node("Identity", [c.value(0)]),  # forward: x itself
+    "all_reduce": _over_ranks, "sum_replicated": _over_ranks,
+})  # fmt: skip

@@ -13,7 +13,9 @@ import chainrule as cr
 onnx = pytest.importorskip("onnx", reason="the [onnx] extra (onnx) is not installed")
 ort = pytest.importorskip("onnxruntime", reason="the [onnx] extra (onnxruntime) is not installed")
 
-from chainrule.onnx import ExportError, export  # noqa: E402
+from chainrule.onnx import ExportError, export, onnx_table, unmapped  # noqa: E402
+from chainrule.onnx.table_more import BACKWARD_ONLY, NO_ONNX_OPERATOR, UNMAPPED  # noqa: E402
+from chainrule.ops.define import primitive_table  # noqa: E402
 
 nn = cr.nn
 
@@ -343,3 +345,77 @@ def test_max_unpool2d_with_indices_from_elsewhere():
             x.numpy().reshape(1, 1, -1), -1).reshape(x.shape)), 2)),
             np.random.default_rng(5).standard_normal((1, 1, 4, 4)).astype(np.float32),
             dynamic_batch=False)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------- losses
+def labels(c):
+    return lambda rng, n: rng.integers(0, c, n).astype(np.int64)
+
+
+F = nn.functional
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_and_nll_losses(reduction):
+    q, y = normal(4), labels(4)
+    proto = check(lambda x, t: F.cross_entropy(x * 3, t, reduction=reduction), [q, y])
+    assert "GatherElements" in ops_of(proto)
+    check(lambda x, t: F.cross_entropy(x, t, reduction=reduction, label_smoothing=0.1), [q, y])
+    check(lambda x, t: F.nll_loss(F.log_softmax(x, 1), t, reduction=reduction), [q, y])
+    check(lambda x, t: F.cross_entropy(x, F.softmax(t, 1), reduction=reduction), [q, q])
+    check(lambda x, t: F.binary_cross_entropy_with_logits(x, cr.sigmoid(t), reduction=reduction),
+          [q, q])  # fmt: skip
+    pw, w = cr.tensor(np.array([1.0, 2.0, 0.5, 3.0], np.float32)), cr.tensor(np.float32(0.7))
+    check(lambda x, t: F.binary_cross_entropy_with_logits(x, cr.sigmoid(t), weight=w,
+                                                          pos_weight=pw, reduction=reduction),
+          [q, q])  # fmt: skip
+    check(lambda x, t: F.binary_cross_entropy(cr.sigmoid(x), cr.sigmoid(t), reduction=reduction),
+          [q, q])  # fmt: skip
+
+
+def test_softmax_cross_entropy_and_a_model_ending_in_its_loss():
+    check(lambda x, t: cr.softmax_cross_entropy(x * 5, t), [normal(6), labels(6)])
+
+    class WithLoss(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))
+
+        def forward(self, x, y):
+            logits = self.net(x)
+            return logits, F.cross_entropy(logits, y)
+
+    cr.manual_seed(0)
+    check(WithLoss(), [normal(5), labels(3)])
+
+
+def test_class_weights_read_from_the_labels_are_refused():
+    w = cr.tensor(np.array([1.0, 2.0, 3.0], np.float32))
+    model = _Fn(lambda x, t: F.cross_entropy(x, t, weight=w))
+    x, t = np.ones((3, 3), np.float32), np.array([0, 1, 2])
+    with pytest.raises(ExportError, match="'label_cross_entropy'.*per-row weights"):
+        export(model, (x, t))
+    with pytest.raises(ExportError, match="'label_nll'.*per-row weights"):
+        export(_Fn(lambda x, t: F.nll_loss(x, t, weight=w, reduction="none")), (x, t))
+
+
+def test_distributed_primitives_in_a_group_of_one():
+    from chainrule.distributed import all_reduce, replicated, sum_replicated
+
+    lin = nn.Linear(4, 3)
+    check(lambda x: sum_replicated(all_reduce(lin(replicated(x))) * 2), [normal(4)])
+
+
+# ------------------------------------------------------------------------------- the table
+def test_unmapped_is_exactly_the_documented_list():
+    import chainrule.distributed  # noqa: F401 - its primitives are defined on import
+
+    assert sorted(UNMAPPED) == unmapped()
+    assert set(BACKWARD_ONLY).isdisjoint(NO_ONNX_OPERATOR)
+    for name in unmapped():
+        assert name in primitive_table and name not in onnx_table
+
+
+def test_deliberately_unmapped_linear_algebra_is_a_clear_error():
+    with pytest.raises(ExportError, match="no ONNX mapping for primitive 'inv'"):
+        export(_Fn(lambda x: cr.linalg.inv(x)), np.eye(3, dtype=np.float32)[None] * [[[2]]])

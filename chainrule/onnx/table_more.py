@@ -9,10 +9,12 @@ where that matters for rounding:
   (NumPy's ``divmod`` rounding), ``trunc_divide`` (integer operands never require grad, so
   only float divisions are ever recorded);
 * scans along a fixed axis: ``cumprod``, ``cummax``, ``cummin`` as one running Mul/Max/Min
-  per position (left to right, as NumPy), ``logcumsumexp`` as ``m + log(cumsum(exp(x - m)))``
-  with ``m`` the slice's maximum;
-* order statistics: ``kthvalue``, ``median`` (the lower median; a slice holding NaN gives
-  NaN), ``quantile`` (every interpolation) through TopK's sorted values;
+  per position (left to right, as NumPy), ``logcumsumexp`` as NumPy's running logaddexp (up to
+  :data:`LOGCUMSUMEXP_STEPS` elements; beyond, ``m + log(cumsum(exp(x - m)))`` with ``m`` the
+  slice's maximum);
+* order statistics: ``kthvalue``, ``median`` (the lower median), ``quantile`` (every
+  interpolation) through TopK's sorted values (median and quantile of a slice holding NaN are
+  NaN, as chainrule's);
 * diagonals: ``diagonal``, ``trace``, ``diag`` as Gathers at the diagonal's flat positions;
   ``kron`` (interleaved Unsqueeze, Mul, Reshape), ``cross``, ``det`` (ONNX Det);
 * writes: ``scatter``, ``put_along_axis``, ``scatter_reduce`` (sum/prod/mean; amax/amin need
@@ -219,8 +221,34 @@ def _cumprod(c: Call) -> str:  # (x, axis)
     return _running(c, x, axis, n, "Mul")
 
 
-def _logcumsumexp(c: Call) -> str:  # (x, axis): shifted by the slice's maximum
-    x, axis, _ = _scan_input(c, c.static(1), "logcumsumexp")
+#: Up to this length logcumsumexp is NumPy's own left-to-right logaddexp, one step per
+#: element; longer axes use the shifted CumSum (where an element more than ~87 (float32)
+#: below its slice's maximum underflows to exp(...) = 0).
+LOGCUMSUMEXP_STEPS = 64
+
+
+def _logaddexp_of(c: Call, a: str, b: str) -> str:
+    """NumPy's logaddexp: max + log(1 + exp(-|a - b|)); a + log 2 where a == b (infinities)."""
+    tail = c.node("Exp", [c.node("Neg", [c.node("Abs", [c.node("Sub", [a, b])])])])
+    v = c.node(
+        "Add", [c.node("Max", [a, b]), c.node("Log", [c.node("Add", [tail, _scalar(c, 1)])])]
+    )
+    return c.node(
+        "Where", [c.node("Equal", [a, b]), c.node("Add", [a, _scalar(c, math.log(2))]), v]
+    )
+
+
+def _logcumsumexp(c: Call) -> str:  # (x, axis)
+    x, axis, n = _scan_input(c, c.static(1), "logcumsumexp")
+    if n <= LOGCUMSUMEXP_STEPS:
+        ax = c.b.ints([axis])
+        acc = c.node("Slice", [x, c.b.ints([0]), c.b.ints([1]), ax])
+        parts = [acc]
+        for j in range(1, n):
+            xj = c.node("Slice", [x, c.b.ints([j]), c.b.ints([j + 1]), ax])
+            acc = _logaddexp_of(c, acc, xj)
+            parts.append(acc)
+        return parts[0] if n == 1 else c.node("Concat", parts, axis=axis)
     m = c.b.reduce("ReduceMax", x, [axis], True)
     finite = c.node("Not", [c.node("IsInf", [m])])
     m = c.node("Where", [finite, m, _scalar(c, 0)])  # an all -inf slice stays -inf
@@ -363,7 +391,7 @@ def _quantile(c: Call) -> str:  # (x, qs, axis, keepdims, method, scalar, w)
             a = c.node("Reshape", [a, c.b.ints([1] * ndim if keep else [])])
         elif not keep:
             a = c.node("Squeeze", [a, c.b.ints([ax])])
-        outs.append(a)
+        outs.append(_with_nan(c, x, a, None if axis is None else ax, keep))
     if scalar:
         return outs[0]
     return c.node("Concat", [c.node("Unsqueeze", [o, c.b.ints([0])]) for o in outs], axis=0)

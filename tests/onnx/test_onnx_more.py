@@ -179,8 +179,54 @@ def test_logcumsumexp_large_and_spread_values():
         return (rng.standard_normal((n, 3, 5)) * 20 + 500).astype(np.float32)
 
     proto = check(lambda x: cr.logcumsumexp(x, 2) + cr.logcumsumexp(x, dim=1), [normal(3, 5)])
-    assert "CumSum" in ops_of(proto)
     check(lambda x: cr.logcumsumexp(x, 2), [spread], tol=1e-4)  # values near 500: 1e-4 ~ 2 ulp
+    assert "CumSum" not in ops_of(proto)  # (short axes: NumPy's running logaddexp)
+
+
+def test_logcumsumexp_far_below_the_maximum_and_a_long_axis():
+    model = _Fn(lambda x: cr.logcumsumexp(x, 1))
+    proto = export(model, np.ones((2, 4), np.float32))
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.array([[-200.0, 0.0, -np.inf, np.inf], [-np.inf, -np.inf, 5.0, 5.0]], np.float32)
+    got = sess.run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, model(cr.tensor(x)).numpy(), rtol=1e-6)
+    assert got[0, 0] == -200.0  # (exp(-200 - 0) underflows: the shifted form would give -inf)
+    proto = check(lambda x: cr.logcumsumexp(x, 1), [normal(100)])  # past LOGCUMSUMEXP_STEPS
+    assert "CumSum" in ops_of(proto)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nan_propagates_as_in_chainrule():
+    fns = [
+        lambda x: cr.cummax(x, 1).values, lambda x: cr.cummin(x, 1)[0],
+        lambda x: cr.cumprod(x, 1), lambda x: cr.logcumsumexp(x, 1),
+        lambda x: cr.kthvalue(x, 2, 1).values, lambda x: cr.median(x, 1).values,
+        lambda x: cr.quantile(x, [0.5, 0.9], 1), lambda x: cr.quantile(x, 0.2, 1, keepdim=True),
+    ]  # fmt: skip
+    x = np.array([[1.0, np.nan, 3.0, 0.0, 2.0], [0.5, 2.0, 1.0, 0.5, -1.0]], np.float32)
+    for fn in fns:
+        model = _Fn(fn)
+        proto = export(model, np.random.default_rng(1).standard_normal((3, 5)).astype(np.float32))
+        sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        got, want = sess.run(None, {"input": x})[0], model(cr.tensor(x)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)  # NaN where chainrule has it
+
+
+def test_float64_stays_float64():
+    def f64(rng, n):
+        return rng.standard_normal((n, 3, 4))
+
+    # (not arctan2: ONNX Runtime's CPU Atan has no float64 kernel)
+    fn = lambda x, y: (cr.copysign(x, y) + cr.floor_divide(x, y)  # noqa: E731
+                       + cr.cumprod(x, 2) + cr.logcumsumexp(y, 1).sum(1, keepdims=True)
+                       + cr.quantile(x, 0.3, 2, keepdim=True) + cr.median(y, 2, True)[0]
+                       + cr.scatter_reduce(x, 2, cr.tensor(np.array([[[0, 1, 0, 3]] * 3])), y,
+                                           "mean", include_self=False)
+                       + cr.trace(x[:, :, :3], 0, 1, 2)[:, None, None])  # fmt: skip
+    check(fn, [f64, f64], tol=1e-12, dynamic_batch=False)
+    proto = check(lambda x, t: F.cross_entropy(x[:, 0], t, label_smoothing=0.2), [f64, labels(4)],
+                  tol=1e-12)  # fmt: skip
+    assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
 
 
 # ------------------------------------------------------------------------ order statistics

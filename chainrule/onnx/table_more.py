@@ -109,10 +109,16 @@ def _array(c: Call, a: Any, a2: Any, what: str, dtype: Any = np.int64) -> str:
         if a is d1 and a2 is d2:
             name = iname
         elif (
-            isinstance(a, np.ndarray) and a.base is not None and a.base is d1
-            and isinstance(a2, np.ndarray) and a2.base is d2
-            and a.size == d1.size and a2.size == d2.size
-        ):  # fmt: skip
+            isinstance(a, np.ndarray)
+            and a.base is not None
+            and a.base is d1
+            and isinstance(a2, np.ndarray)
+            and a2.base is d2
+            and a.size == d1.size
+            and a2.size == d2.size
+            and np.array_equal(a, d1.reshape(a.shape))
+            and np.array_equal(a2, d2.reshape(a2.shape))
+        ):  # a reshaped view of the input (equal values read in order, not a transpose)
             name = c.node("Reshape", [iname, c.ex.dynamic_ints(a.shape, a2.shape)])
         if name is not None:
             break
@@ -121,7 +127,7 @@ def _array(c: Call, a: Any, a2: Any, what: str, dtype: Any = np.int64) -> str:
             raise c.error(
                 f"the {what} is an array computed from the input by an operation with no "
                 "gradient (or a constant sized by the batch), so it cannot be frozen into the "
-                f"file; pass it to the model as an input of its own"
+                "file; pass it to the model as an input of its own"
             )
         return c.b.const(np.asarray(a, dtype=dtype))
     if np.asarray(a).dtype != np.dtype(dtype):
@@ -137,7 +143,7 @@ def _arctan2(c: Call) -> str:  # NumPy's order: arctan2(x, y) is the angle of th
     base = c.node("Atan", [c.node("Div", [a, b])])
     turn = c.node("Where", [_negative_signbit(c, a), _scalar(c, -math.pi), _scalar(c, math.pi)])
     y = c.node("Where", [c.node("Less", [b, zero]), c.node("Add", [base, turn]), base])
-    # b = +-0 (a / b = +-inf has the sign of b): +-pi/2 by the sign of a
+    # b = +-0: a / b is +-inf with the sign of b, but the angle is +-pi/2 by the sign of a
     half = c.node("Mul", [c.node("Sign", [a]), _scalar(c, 0.5 * math.pi)])
     y = c.node("Where", [c.node("Equal", [b, zero]), half, y])
     # at the origin: atan2(+-0, +0) = +-0 and atan2(+-0, -0) = +-pi

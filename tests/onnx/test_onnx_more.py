@@ -352,6 +352,20 @@ def test_an_index_computed_from_the_input_is_refused():
         export(_Fn(fn), np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32))
 
 
+def test_an_index_input_read_through_a_view():
+    def square_perms(rng, n):
+        return np.argsort(rng.random((n, 4, 4)), axis=-1).astype(np.int64)
+
+    # a reshaped index input is the input reshaped in the graph
+    check(lambda x, i: cr.scatter(x, 2, i.reshape(-1, 4, 2, 2).reshape(-1, 4, 4), x * 2),
+          [normal(4, 4), square_perms])  # fmt: skip
+    # a transposed one is not a Reshape of the input: refused, not silently misread
+    with pytest.raises(ExportError, match="'scatter'.*index.*cannot be frozen"):
+        rng = np.random.default_rng(3)
+        export(_Fn(lambda x, i: cr.scatter(x, 1, i.swapaxes(1, 2), x)),
+               (normal(4, 4)(rng, 3), square_perms(rng, 3)))  # fmt: skip
+
+
 def test_masked_select_with_a_mask_input():
     def mask(rng, n):
         return rng.random((n, 3, 4)) < 0.5

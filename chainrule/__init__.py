@@ -101,3 +101,15 @@ __all__ = [
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "cuda", "utils", "device", "cdist", "Generator", "randperm", "save", "load",
 ] + [n for n in _ops_all if n != "primitive_table"]  # fmt: skip
+
+#: Subpackages with optional dependencies, imported on first use: ``cr.viz.explain_html``,
+#: ``cr.onnx.export``, ``cr.distributed.init`` work after a plain ``import chainrule``.
+_LAZY = ("viz", "onnx", "distributed", "tables", "estimators")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

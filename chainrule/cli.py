@@ -281,8 +281,6 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "version":
         print(f"chainrule {__version__} (Python {sys.version.split()[0]}, NumPy {np.__version__})")
         return 0
-    if args.command == "explain":
-        return _explain(args.model, args.seed, args.graph, args.html)
     parser.print_help()
     return 0
 
@@ -443,6 +441,7 @@ def _export(args: argparse.Namespace) -> int:
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": _train, "predict": _predict, "evaluate": _evaluate, "datasets": _datasets,
     "export": _export,
+    "explain": lambda args: _explain(args.model, args.seed, args.graph, args.html),
 }  # fmt: skip
 
 

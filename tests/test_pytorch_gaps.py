@@ -318,3 +318,268 @@ def test_utils_data_alias_subset_random_split():
         random_split(range(7), [0.5, 0.4])
     with pytest.raises(TypeError, match="Subset: dataset must define"):
         Subset(3, [0])
+
+
+# --- nn / F ----------------------------------------------------------------------------------
+
+F = cr.nn.functional
+
+
+def _np_group_norm(x, g, eps=1e-5):
+    n, c = x.shape[:2]
+    r = x.reshape(n, g, -1)
+    y = (r - r.mean(-1, keepdims=True)) / np.sqrt(r.var(-1, keepdims=True) + eps)
+    return y.reshape(x.shape)
+
+
+def test_group_norm_values_gradients_and_module():
+    rng = np.random.default_rng(1)
+    x, w, b = rng.normal(size=(3, 6, 4, 2)), rng.normal(size=6), rng.normal(size=6)
+    want = _np_group_norm(x, 3) * w[None, :, None, None] + b[None, :, None, None]
+    got = F.group_norm(cr.tensor(x), 3, cr.tensor(w), cr.tensor(b))
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+    xs = rng.normal(size=(2, 4, 3))
+    assert gradcheck(lambda x, w, b: F.group_norm(x, 2, w, b), xs, w[:4], b[:4])
+    assert gradgradcheck(lambda x, w, b: F.group_norm(x, 2, w, b), xs, w[:4], b[:4])
+    gn = cr.nn.GroupNorm(2, 6, affine=False)
+    assert gn.weight is None and list(gn.state_dict()) == []
+    f32 = cr.nn.GroupNorm(3, 6)(cr.randn(2, 6, 5))
+    assert f32.dtype == np.float32
+    if torch is not None:
+        t = torch.nn.functional.group_norm(torch.tensor(x), 3, torch.tensor(w), torch.tensor(b))
+        np.testing.assert_allclose(got.numpy(), t.numpy(), atol=1e-12)
+    with pytest.raises(ValueError, match=r"group_norm: num_groups=4 must be a positive divisor"):
+        F.group_norm(cr.tensor(x), 4)
+    with pytest.raises(ValueError, match="GroupNorm: num_channels=6 must be divisible"):
+        cr.nn.GroupNorm(4, 6)
+    with pytest.raises(ValueError, match=r"group_norm: weight of shape \(4,\)"):
+        F.group_norm(cr.tensor(x), 3, cr.ones(4))
+
+
+def test_instance_norm_values_running_stats_and_gradients():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(4, 3, 5, 2))
+    want = _np_group_norm(x, 3)  # one group per channel is instance norm
+    rm, rv = np.zeros(3), np.ones(3)
+    got = F.instance_norm(cr.tensor(x), rm, rv, momentum=0.2)
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+    flat = x.reshape(4, 3, -1)
+    np.testing.assert_allclose(rm, 0.2 * flat.mean(-1).mean(0), atol=1e-14)
+    np.testing.assert_allclose(rv, 0.8 + 0.2 * flat.var(-1, ddof=1).mean(0), atol=1e-14)
+    ev = F.instance_norm(cr.tensor(x), rm, rv, use_input_stats=False)
+    np.testing.assert_allclose(
+        ev.numpy(), (x - rm[:, None, None]) / np.sqrt(rv + 1e-5)[:, None, None]
+    )
+    w, b = rng.normal(size=3), rng.normal(size=3)
+    xs = rng.normal(size=(2, 3, 4))
+    assert gradcheck(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), xs, w, b)
+    assert gradgradcheck(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), xs, w, b)
+    with pytest.raises(ValueError, match="use_input_stats=False needs running_mean"):
+        F.instance_norm(cr.tensor(x), use_input_stats=False)
+    with pytest.raises(ValueError, match="instance_norm: running statistics of shape"):
+        F.instance_norm(cr.tensor(x), np.zeros(2), np.ones(2))
+
+
+@needs_torch
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("track", [False, True])
+def test_instance_norm_modules_match_pytorch(affine, track):
+    rng = np.random.default_rng(3)
+    for ours, theirs, shape in [
+        (cr.nn.InstanceNorm1d, torch.nn.InstanceNorm1d, (4, 3, 6)),
+        (cr.nn.InstanceNorm2d, torch.nn.InstanceNorm2d, (2, 3, 4, 5)),
+        (cr.nn.InstanceNorm2d, torch.nn.InstanceNorm2d, (3, 4, 5)),  # unbatched
+    ]:
+        m = ours(3, affine=affine, track_running_stats=track, momentum=0.3, dtype=cr.float64)
+        t = theirs(3, affine=affine, track_running_stats=track, momentum=0.3).double()
+        if affine:
+            w, b = rng.normal(size=3), rng.normal(size=3)
+            m.weight.data, m.bias.data = w.copy(), b.copy()
+            t.weight.data, t.bias.data = torch.tensor(w), torch.tensor(b)
+        assert sorted(m.state_dict()) == sorted(t.state_dict())
+        for _ in range(2):
+            x = rng.normal(size=shape)
+            np.testing.assert_allclose(
+                m(cr.tensor(x)).numpy(), t(torch.tensor(x)).detach().numpy(), atol=1e-12
+            )
+        m.eval(), t.eval()
+        x = rng.normal(size=shape)
+        np.testing.assert_allclose(
+            m(cr.tensor(x)).numpy(), t(torch.tensor(x)).detach().numpy(), atol=1e-12
+        )
+        for k, v in t.state_dict().items():
+            np.testing.assert_allclose(np.asarray(m.state_dict()[k]), v.numpy(), atol=1e-12)
+
+
+def test_bilinear_values_gradients_and_module():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3, 5))
+    w, bias = rng.normal(size=(2, 4, 5)), rng.normal(size=2)
+    want = np.einsum("...i,kij,...j->...k", a, w, b) + bias
+    got = F.bilinear(cr.tensor(a), cr.tensor(b), cr.tensor(w), cr.tensor(bias))
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+    assert gradcheck(F.bilinear, a[0], b[0], w, bias)
+    assert gradgradcheck(F.bilinear, a[0], b[0], w, bias)
+    m = cr.nn.Bilinear(4, 5, 2, bias=False)
+    assert m.weight.shape == (2, 4, 5) and m.bias is None
+    assert np.abs(m.weight.numpy()).max() <= 0.5  # U(-1/sqrt(4), 1/sqrt(4))
+    assert m(cr.randn(7, 4), cr.randn(7, 5)).dtype == np.float32
+    if torch is not None:
+        t = torch.nn.functional.bilinear(*map(torch.tensor, (a, b, w, bias)))
+        np.testing.assert_allclose(got.numpy(), t.numpy(), atol=1e-12)
+    with pytest.raises(ValueError, match=r"bilinear: expected input1 \(\*, in1\)"):
+        F.bilinear(cr.tensor(a), cr.tensor(b), cr.tensor(w[:, :3]))
+
+
+@pytest.mark.parametrize("size", [(3, 2), 1, (4, None), (7, 5)])
+def test_adaptive_max_pool2d(size):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 3, 7, 5))
+    v, i = F.adaptive_max_pool2d(cr.tensor(x), size, return_indices=True)
+    oh, ow = (size, size) if isinstance(size, int) else (size[0], size[1] or 5)
+    for r in range(oh):
+        h0, h1 = r * 7 // oh, -(-(r + 1) * 7 // oh)
+        for c in range(ow):
+            w0, w1 = c * 5 // ow, -(-(c + 1) * 5 // ow)
+            np.testing.assert_array_equal(v.numpy()[:, :, r, c], x[:, :, h0:h1, w0:w1].max((2, 3)))
+    flat = x.reshape(2, 3, -1)
+    np.testing.assert_array_equal(np.take_along_axis(flat, i.numpy().reshape(2, 3, -1), -1),
+                                  v.numpy().reshape(2, 3, -1))  # fmt: skip
+    assert i.dtype == np.int64
+    assert gradcheck(lambda x: F.adaptive_max_pool2d(x, size), x[:1])
+    assert gradgradcheck(lambda x: F.adaptive_max_pool2d(x, size), x[:1])
+    if torch is not None:
+        tv, ti = torch.nn.functional.adaptive_max_pool2d(torch.tensor(x), size, True)
+        np.testing.assert_array_equal(v.numpy(), tv.numpy())
+        np.testing.assert_array_equal(i.numpy(), ti.numpy())
+
+
+def test_adaptive_max_pool1d_avg_pool1d_and_modules():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2, 3, 7))
+    v, i = cr.nn.AdaptiveMaxPool1d(3, return_indices=True)(cr.tensor(x))
+    windows = [(0, 3), (2, 5), (4, 7)]
+    np.testing.assert_array_equal(
+        v.numpy(), np.stack([x[..., a:b].max(-1) for a, b in windows], -1)
+    )
+    first = np.stack([a + x[..., a:b].argmax(-1) for a, b in windows], -1)
+    np.testing.assert_array_equal(i.numpy(), first)
+    avg = cr.nn.AdaptiveAvgPool1d(3)(cr.tensor(x))
+    np.testing.assert_allclose(
+        avg.numpy(), np.stack([x[..., a:b].mean(-1) for a, b in windows], -1)
+    )
+    assert cr.nn.AdaptiveAvgPool1d(2)(cr.tensor(x[0])).shape == (3, 2)  # unbatched
+    assert cr.nn.AdaptiveMaxPool2d(2)(cr.randn(3, 4, 4)).shape == (3, 2, 2)
+    x32 = cr.randn(2, 3, 8)
+    assert F.adaptive_max_pool1d(x32, 2).dtype == np.float32
+    assert F.adaptive_avg_pool1d(x32, 3).dtype == np.float32
+    assert gradcheck(lambda x: F.adaptive_max_pool1d(x, 3), x)
+    assert gradgradcheck(lambda x: F.adaptive_max_pool1d(x, 3), x)
+    assert gradcheck(lambda x: F.adaptive_avg_pool1d(x, 3), x)
+    assert gradgradcheck(lambda x: F.adaptive_avg_pool1d(x, 3), x)
+    # the gradient goes to the chosen element only
+    t = cr.tensor(np.array([[[1.0, 1.0, 0.0]]]), requires_grad=True)
+    F.adaptive_max_pool1d(t, 1).sum().backward()
+    assert t.grad.tolist() == [[[1.0, 0.0, 0.0]]]
+    with pytest.raises(ValueError, match="adaptive_max_pool1d: output_size entries must be ints"):
+        F.adaptive_max_pool1d(cr.tensor(x), 0)
+    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: expected an input of shape"):
+        F.adaptive_max_pool2d(cr.tensor(x[0, 0]), 2)
+
+
+def test_transformer_encoder_stack_norm_and_masks():
+    cr.manual_seed(0)
+    layer = cr.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    enc = cr.nn.TransformerEncoder(layer, num_layers=3, norm=cr.nn.LayerNorm(8))
+    assert len(enc.layers) == 3 and enc.layers[0] is not layer
+    w0, w1 = enc.layers[0].linear1.weight, enc.layers[1].linear1.weight
+    assert w0 is not w1 and np.array_equal(w0.numpy(), w1.numpy())
+    x = cr.randn(2, 5, 8)
+    mask = np.triu(np.ones((5, 5), bool), 1)
+    pad = np.array([[False] * 5, [False, False, False, True, True]])
+    want = x
+    for lyr in enc.layers:
+        want = lyr(want, src_mask=mask, src_key_padding_mask=pad)
+    want = enc.norm(want)
+    got = enc(x, mask=mask, src_key_padding_mask=pad)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+    assert not np.allclose(got.numpy(), enc(x).numpy(), atol=1e-3)  # the masks matter
+    got.sum().backward()
+    assert all(p.grad is not None for p in enc.parameters())
+    with pytest.raises(ValueError, match="num_layers must be >= 1"):
+        cr.nn.TransformerEncoder(layer, 0)
+
+
+@needs_torch
+def test_transformer_encoder_matches_pytorch():
+    torch.manual_seed(0)
+    tl = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    tnorm = torch.nn.LayerNorm(8)
+    tenc = torch.nn.TransformerEncoder(tl, 2, norm=tnorm, enable_nested_tensor=False).double()
+    layer = cr.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, dtype=cr.float64)
+    enc = cr.nn.TransformerEncoder(layer, 2, norm=cr.nn.LayerNorm(8, dtype=cr.float64))
+    assert sorted(enc.state_dict()) == sorted(tenc.state_dict())
+    enc.load_state_dict({k: v.numpy() for k, v in tenc.state_dict().items()})
+    x = np.random.default_rng(7).normal(size=(2, 5, 8))
+    pad = np.array([[False] * 5, [False, False, False, True, True]])
+    got = enc(cr.tensor(x), src_key_padding_mask=pad)
+    want = tenc(torch.tensor(x), src_key_padding_mask=torch.tensor(pad))
+    np.testing.assert_allclose(got.numpy()[0], want.detach().numpy()[0], atol=1e-10)
+    np.testing.assert_allclose(got.numpy()[1, :3], want.detach().numpy()[1, :3], atol=1e-10)
+
+
+def test_embedding_max_norm():
+    w = np.array([[3.0, 4.0], [0.3, 0.4], [6.0, 8.0], [1.0, 0.0]])
+    emb = cr.nn.Embedding(4, 2, max_norm=1.0, _weight=cr.nn.Parameter(w.copy()))
+    out = emb(cr.tensor([0, 1, 0]))
+    scale = 1.0 / (5.0 + 1e-7)
+    np.testing.assert_allclose(
+        out.numpy(), [[3 * scale, 4 * scale], [0.3, 0.4], [3 * scale, 4 * scale]]
+    )
+    np.testing.assert_allclose(emb.weight.numpy()[2], [6.0, 8.0])  # not looked up: unchanged
+    np.testing.assert_allclose(emb.weight.numpy()[0], [3 * scale, 4 * scale])
+    l1 = F.embedding(cr.tensor([2]), cr.tensor(w.copy()), max_norm=7.0, norm_type=1.0)
+    np.testing.assert_allclose(l1.numpy(), [[6.0 * 7 / (14 + 1e-7), 8.0 * 7 / (14 + 1e-7)]])
+    assert "max_norm=1.0" in repr(emb)
+    if torch is not None:
+        t = torch.nn.Embedding(4, 2, max_norm=1.0, _weight=torch.tensor(w.copy()))
+        np.testing.assert_allclose(out.numpy(), t(torch.tensor([0, 1, 0])).detach().numpy())
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_conv_padding_modes(mode):
+    rng = np.random.default_rng(8)
+    for conv, shape, pad in [
+        (cr.nn.Conv1d, (2, 3, 9), 2),
+        (cr.nn.Conv2d, (2, 3, 6, 5), (1, 2)),
+        (cr.nn.Conv2d, (1, 3, 6, 5), "same"),
+        (cr.nn.Conv3d, (1, 2, 4, 4, 3), 1),
+    ]:
+        m = conv(shape[1], 2, 3, padding=pad, padding_mode=mode, dtype=cr.float64)
+        x = rng.normal(size=shape)
+        nd = len(shape) - 2
+        amounts = (pad,) * nd if isinstance(pad, int) else (1,) * nd if pad == "same" else pad
+        np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+        xp = np.pad(x, [(0, 0), (0, 0)] + [(a, a) for a in amounts], mode=np_mode)
+        plain = conv(shape[1], 2, 3, dtype=cr.float64)
+        plain.load_state_dict(m.state_dict())
+        np.testing.assert_allclose(
+            m(cr.tensor(x)).numpy(), plain(cr.tensor(xp)).numpy(), atol=1e-12
+        )
+        assert f"padding_mode={mode}" in repr(m)
+    m = cr.nn.Conv2d(2, 2, 3, padding=1, padding_mode=mode, dtype=cr.float64)
+    assert gradcheck(lambda x: m(x), rng.normal(size=(1, 2, 4, 4)))
+    assert gradgradcheck(lambda x: m(x), rng.normal(size=(1, 2, 4, 4)))
+    if torch is not None:
+        t = torch.nn.Conv2d(2, 2, 3, padding=1, padding_mode=mode).double()
+        t.weight.data, t.bias.data = torch.tensor(m.weight.numpy()), torch.tensor(m.bias.numpy())
+        x = rng.normal(size=(2, 2, 5, 4))
+        np.testing.assert_allclose(
+            m(cr.tensor(x)).numpy(), t(torch.tensor(x)).detach().numpy(), atol=1e-12
+        )
+    with pytest.raises(
+        ValueError, match="ConvTranspose2d: padding_mode 'reflect' is not supported"
+    ):
+        cr.nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="Conv2d: padding_mode 'mirror' is not supported"):
+        cr.nn.Conv2d(2, 2, 3, padding_mode="mirror")

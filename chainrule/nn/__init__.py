@@ -28,6 +28,8 @@ from .activation import (
     Softplus,
     Softsign,
 )
+from .adaptive_pool import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d
+from .bilinear import Bilinear
 from .containers import ModuleDict, ParameterDict, ParameterList, Unflatten
 from .conv import (
     AdaptiveAvgPool2d,
@@ -48,6 +50,7 @@ from .conv import (
     PixelUnshuffle,
     Unfold,
 )
+from .group_instance_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d
 from .layers import (
     GELU,
     Dropout,
@@ -100,7 +103,7 @@ from .padding import (
     ZeroPad3d,
 )
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .transformer import MultiheadAttention, TransformerEncoderLayer
+from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
@@ -125,4 +128,6 @@ __all__ = [
     "MultiheadAttention", "TransformerEncoderLayer",
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "ModuleDict", "ParameterList", "ParameterDict", "Unflatten",
+    "TransformerEncoder", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "Bilinear",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveAvgPool1d",
 ]  # fmt: skip

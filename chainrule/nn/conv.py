@@ -91,8 +91,12 @@ class _ConvNd(Module):
         self.in_channels, self.out_channels, self.groups = _channels(
             op, in_channels, out_channels, groups
         )
-        if padding_mode != "zeros":
-            raise ValueError(f"{op}: padding_mode {padding_mode!r} is not supported; only 'zeros'")
+        modes = ("zeros",) if self.transposed else ("zeros", "reflect", "replicate", "circular")
+        if padding_mode not in modes:
+            raise ValueError(
+                f"{op}: padding_mode {padding_mode!r} is not supported; expected one of "
+                f"{list(modes)}"
+            )
         self.kernel_size = _tuple(kernel_size, nd, "kernel_size", op, 1)
         self.stride = _tuple(stride, nd, "stride", op, 1)
         self.dilation = _tuple(dilation, nd, "dilation", op, 1)
@@ -136,6 +140,21 @@ class _ConvNd(Module):
         """Draw the initial weight and bias again (PyTorch's scheme)."""
         init.reset_affine_(self.weight, self.bias)
 
+    def _padded(self, x: Any) -> tuple[Any, Any]:
+        """The input and the padding to convolve it with: for a padding_mode other than
+        'zeros', the input padded by ``F.pad`` in that mode and no padding left (PyTorch's)."""
+        if self.padding_mode == "zeros" or self.padding == "valid":
+            return x, self.padding
+        from .padding import pad
+
+        if self.padding == "same":
+            total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            amounts = [(t // 2, t - t // 2) for t in total]
+        else:
+            amounts = [(q, q) for q in self.padding]
+        widths = [w for pair in reversed(amounts) for w in pair]  # last dim first, as F.pad
+        return pad(x, widths, mode=self.padding_mode), 0
+
     def extra_repr(self) -> str:
         nd = self.nd
         s = (
@@ -152,6 +171,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self._parameters["bias"] is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -170,7 +191,7 @@ class Conv1d(_ConvNd):
     groups : int
     bias : bool
     padding_mode : str
-        Only ``'zeros'``.
+        ``'zeros'`` (default), ``'reflect'``, ``'replicate'`` or ``'circular'`` (F.pad's modes).
     dtype : dtype, optional
 
     Examples
@@ -203,7 +224,8 @@ class Conv1d(_ConvNd):
 
     def forward(self, x: Any) -> Tensor:
         p = self._parameters
-        return conv1d(x, p["weight"], p["bias"], self.stride, self.padding, self.dilation,
+        x, padding = self._padded(x)
+        return conv1d(x, p["weight"], p["bias"], self.stride, padding, self.dilation,
                       self.groups)  # fmt: skip
 
 
@@ -225,7 +247,7 @@ class Conv2d(_ConvNd):
         Must divide both channel counts; ``groups == in_channels`` is depthwise.
     bias : bool
     padding_mode : str
-        Only ``'zeros'``.
+        ``'zeros'`` (default), ``'reflect'``, ``'replicate'`` or ``'circular'`` (F.pad's modes).
     dtype : dtype, optional
         Of the parameters (chainrule's default float dtype, float32, unless given).
 
@@ -259,7 +281,8 @@ class Conv2d(_ConvNd):
 
     def forward(self, x: Any) -> Tensor:
         p = self._parameters
-        return conv2d(x, p["weight"], p["bias"], self.stride, self.padding, self.dilation,
+        x, padding = self._padded(x)
+        return conv2d(x, p["weight"], p["bias"], self.stride, padding, self.dilation,
                       self.groups)
 
 
@@ -277,7 +300,7 @@ class Conv3d(_ConvNd):
     groups : int
     bias : bool
     padding_mode : str
-        Only ``'zeros'``.
+        ``'zeros'`` (default), ``'reflect'``, ``'replicate'`` or ``'circular'`` (F.pad's modes).
     dtype : dtype, optional
 
     Examples
@@ -310,7 +333,8 @@ class Conv3d(_ConvNd):
 
     def forward(self, x: Any) -> Tensor:
         p = self._parameters
-        return conv3d(x, p["weight"], p["bias"], self.stride, self.padding, self.dilation,
+        x, padding = self._padded(x)
+        return conv3d(x, p["weight"], p["bias"], self.stride, padding, self.dilation,
                       self.groups)  # fmt: skip
 
 

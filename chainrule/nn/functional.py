@@ -107,6 +107,8 @@ __all__ = [
     "kl_div", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
     "poisson_nll_loss", "gaussian_nll_loss", "smooth_l1_loss",
     "scaled_dot_product_attention",
+    "group_norm", "instance_norm", "bilinear", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "adaptive_avg_pool1d",
 ]  # fmt: skip
 
 _ndarray = np.ndarray
@@ -230,12 +232,22 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
 
 
 # ---------------------------------------------------------------------------- embedding
-def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tensor:
+def embedding(
+    indices: Any,
+    weight: Any,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+) -> Tensor:
     """Rows of ``weight`` (num_embeddings, embedding_dim) picked by integer ``indices``.
 
     The result has shape ``indices.shape + (embedding_dim,)``. The gradient adds ``g`` into the
     rows that were picked, once per occurrence (a repeated index accumulates). Positions whose
     index is ``padding_idx`` pass no gradient to that row, as in PyTorch.
+
+    With ``max_norm``, each row looked up whose ``norm_type``-norm exceeds it is first
+    rescaled, in ``weight`` itself and outside the graph, to norm ``max_norm``
+    (``w * max_norm / (norm + 1e-7)``), as PyTorch's ``embedding_renorm_``.
 
     Examples
     --------
@@ -270,6 +282,17 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
         raise ValueError(
             f"embedding: padding_idx {padding_idx} is out of range for a weight with {n} rows"
         )
+    if max_norm is not None:
+        rows = np.unique(idx)
+        norms = np.linalg.norm(wd[rows], ord=norm_type, axis=1)
+        big = norms > max_norm
+        if big.any():
+            scale = (max_norm / (norms[big] + 1e-7)).astype(wd.dtype)
+            wd[rows[big]] *= scale[:, None]
+            if isinstance(weight, Tensor):  # an in-place update, stamped as one
+                from ..autodiff import next_seq
+
+                weight._version = next_seq()
     out = getitem(weight if isinstance(weight, Tensor) else wd, idx)
     if padding_idx is not None and out._rg:
         keep = idx != padding_idx % n
@@ -572,3 +595,13 @@ def scaled_dot_product_attention(
         keep = namespace_of(qd).asarray(keep)
     s = 1.0 / float(np.sqrt(qd.shape[-1])) if scale is None else float(scale)
     return _attention(query, key, value, keep, bias, s, p, generator)[0]
+
+
+# Defined in modules built on this one (they import layer_norm from here), bound last.
+from .adaptive_pool import (  # noqa: E402
+    adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+)
+from .bilinear import bilinear  # noqa: E402
+from .group_instance_norm import group_norm, instance_norm  # noqa: E402

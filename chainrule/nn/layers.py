@@ -464,6 +464,8 @@ class Embedding(Module):
     (``num_embeddings``, ``embedding_dim``), initialised from N(0, 1) as in PyTorch.
 
     With ``padding_idx``, that row starts as zeros and never receives a gradient.
+    With ``max_norm``, rows looked up whose ``norm_type``-norm exceeds it are rescaled to it
+    in place first (PyTorch's renormalisation).
 
     Examples
     --------
@@ -484,8 +486,11 @@ class Embedding(Module):
         padding_idx: int | None = None,
         dtype: Any = None,
         _weight: Any = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
     ) -> None:
         super().__init__()
+        self.max_norm, self.norm_type = max_norm, norm_type
         self.num_embeddings = operator.index(num_embeddings)
         self.embedding_dim = operator.index(embedding_dim)
         if padding_idx is not None:
@@ -539,10 +544,14 @@ class Embedding(Module):
             self.weight._data[self.padding_idx] = 0
 
     def forward(self, indices: Any) -> Tensor:
-        return F.embedding(indices, self._parameters["weight"], self.padding_idx)
+        return F.embedding(
+            indices, self._parameters["weight"], self.padding_idx, self.max_norm, self.norm_type
+        )
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
         return s

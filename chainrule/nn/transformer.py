@@ -364,3 +364,64 @@ class TransformerEncoderLayer(Module):
 
     def _ff_block(self, x: Any) -> Tensor:
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoder(Module):
+    """A stack of ``num_layers`` copies of ``encoder_layer`` (each with its own parameters,
+    initialised as copies of the given layer, as PyTorch does), then ``norm`` if given.
+
+    ``mask``, ``src_key_padding_mask`` and ``is_causal`` are passed to every layer. The
+    state dict keys are PyTorch's (``layers.0.self_attn.in_proj_weight``, ``norm.weight``).
+    ``enable_nested_tensor`` and ``mask_check`` are accepted for PyTorch's code (no effect).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> layer = cr.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    >>> enc = TransformerEncoder(layer, num_layers=2, norm=cr.nn.LayerNorm(8))
+    >>> enc(cr.randn(3, 5, 8)).shape
+    (3, 5, 8)
+    """
+
+    def __init__(
+        self,
+        encoder_layer: Module,
+        num_layers: int,
+        norm: Module | None = None,
+        enable_nested_tensor: bool = True,
+        mask_check: bool = True,
+    ) -> None:
+        import copy
+
+        from .layers import ModuleList
+
+        super().__init__()
+        if not isinstance(encoder_layer, Module):
+            raise TypeError(
+                f"TransformerEncoder: encoder_layer must be a Module, got "
+                f"{type(encoder_layer).__name__}"
+            )
+        n = operator.index(num_layers)
+        if n < 1:
+            raise ValueError(f"TransformerEncoder: num_layers must be >= 1, got {num_layers}")
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(n)])
+        self.num_layers = n
+        self.norm = norm
+        self.enable_nested_tensor = enable_nested_tensor
+        self.mask_check = mask_check
+
+    def forward(
+        self,
+        src: Any,
+        mask: Any = None,
+        src_key_padding_mask: Any = None,
+        is_causal: bool | None = None,
+    ) -> Tensor:
+        """Run ``src`` through the layers (and the final norm); shapes as the layer's."""
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
+                      is_causal=bool(is_causal))  # fmt: skip
+        if self.norm is not None:
+            x = self.norm(x)
+        return x

@@ -126,8 +126,8 @@ def test_conv2d_state_dict_round_trip():
      "Conv2d: padding 'full' is not understood"),
     (dict(in_channels=2, out_channels=4, kernel_size=3, padding="same", stride=2), ValueError,
      "Conv2d: padding='same' needs stride 1"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, padding_mode="reflect"), ValueError,
-     "padding_mode 'reflect' is not supported"),
+    (dict(in_channels=2, out_channels=4, kernel_size=3, padding_mode="mirror"), ValueError,
+     "padding_mode 'mirror' is not supported"),
     (dict(in_channels=2, out_channels=4, kernel_size=0), ValueError,
      "Conv2d: kernel_size must be >= 1"),
 ])

@@ -10,7 +10,9 @@ the rank) and calls ``MPI_Abort`` on the world, which ends every rank of the job
 exit instead of leaving the others blocked in a collective. A ``timeout`` (seconds) makes every
 collective of this module, and DistributedDataParallel's gradient allreduces, wait at most that
 long; a rank that does not arrive in time is named in a :class:`CollectiveTimeout`, which (being
-uncaught) aborts the job the same way.
+uncaught) aborts the job the same way. A rank that leaves without an exception (``sys.exit``)
+while the others wait in a collective is caught only this way: without a timeout they wait, as
+in PyTorch.
 
 How a timed collective names the missing rank: before starting it, each rank sends a one-integer
 "arrived" message to every other rank on a private duplicate communicator (one tag: MPI keeps

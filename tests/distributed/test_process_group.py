@@ -141,3 +141,26 @@ def test_abort_in_one_process_exits_with_the_code(capsys):
         dist.abort("bad input", code=4)
     assert info.value.code == 4
     assert "bad input" in capsys.readouterr().err
+
+
+LEAVES = """
+import sys
+import numpy as np
+import chainrule.distributed as dist
+
+dist.init(timeout=2)
+if dist.rank() == 1:
+    sys.exit(0)  # not an exception: no abort from this rank
+dist.allreduce_(np.ones(3))
+print("never reached", flush=True)
+"""
+
+
+@needs_mpi
+def test_a_rank_that_exits_early_is_named_by_the_timeout(tmp_path):
+    result = run(2, LEAVES, tmp_path, timeout=40)
+    assert result.returncode != 0
+    assert "never reached" not in result.stdout
+    assert "distributed.allreduce_: timed out after 2 s on rank 0 of 2: rank(s) [1] did not" in (
+        result.stderr
+    )

@@ -46,6 +46,8 @@ __all__ = [
     "is_anomaly_enabled",
     "backward",
     "register_post_accumulate_grad_hook",
+    "register_hook",
+    "retain_grad",
     "queue_callback",
     "RemovableHandle",
 ]
@@ -390,14 +392,17 @@ class RemovableHandle:
     [2.0, 2.0]
     """
 
-    __slots__ = ("_key", "_hook")
+    __slots__ = ("_key", "_hook", "_registry")
 
-    def __init__(self, key: int, hook: Callable[[Any], None]) -> None:
+    def __init__(
+        self, key: int, hook: Callable[[Any], Any], registry: dict[int, Any] | None = None
+    ) -> None:
         self._key = key
         self._hook = hook
+        self._registry = _grad_hooks if registry is None else registry
 
     def remove(self) -> None:
-        entry = _grad_hooks.get(self._key)
+        entry = self._registry.get(self._key)
         if entry is None:
             return
         hooks = entry[1]
@@ -405,8 +410,8 @@ class RemovableHandle:
             if h is self._hook:
                 del hooks[i]
                 break
-        if not hooks:
-            del _grad_hooks[self._key]
+        if not hooks and not (len(entry) > 2 and entry[2]):  # a retain_grad entry stays
+            del self._registry[self._key]
 
 
 def register_post_accumulate_grad_hook(leaf: Any, hook: Callable[[Any], None]) -> RemovableHandle:
@@ -443,6 +448,104 @@ def register_post_accumulate_grad_hook(leaf: Any, hook: Callable[[Any], None]) -
         _grad_hooks[key] = entry
     entry[1].append(hook)
     return RemovableHandle(key, hook)
+
+
+# ------------------------------------------------------------------------------ tensor hooks
+# PyTorch's `Tensor.register_hook(fn)` and `retain_grad()`: when the walk has the complete
+# gradient flowing into a hooked tensor (a node: when it is popped, before its rule runs; a
+# leaf: before the gradient is added to .grad), each hook is called with it and may return a
+# replacement, which is what flows on. A non-leaf that retains its grad then accumulates it
+# into its .grad. Keyed by id() with a weak reference, as the hooks above; entries are
+# [weakref, hooks, retains_grad]. With none registered, backward pays one truth test of this
+# dict per call and one test of a local flag per node.
+_tensor_hooks: dict[int, list[Any]] = {}
+
+
+def _tensor_entry(t: Any, op: str) -> list[Any]:
+    if not t._rg:
+        raise RuntimeError(
+            f"{op}: the tensor of shape {tuple(t._data.shape)} does not require grad, so no "
+            f"gradient will flow into it; create it with requires_grad=True"
+        )
+    key = id(t)
+    entry = _tensor_hooks.get(key)
+    if entry is None or entry[0]() is not t:
+        entry = [weakref.ref(t, lambda _, key=key: _tensor_hooks.pop(key, None)), [], False]
+        _tensor_hooks[key] = entry
+    return entry
+
+
+def register_hook(t: Any, hook: Callable[[Any], Any]) -> RemovableHandle:
+    """Call ``hook(grad)`` with the gradient flowing into ``t`` during each backward walk.
+
+    ``grad`` is a Tensor of ``t``'s shape (recorded under ``create_graph=True``); a hook that
+    returns a Tensor or array replaces the gradient from there on (for a leaf, what is added
+    to ``.grad``). Hooks run in registration order, also in walks that return gradients
+    (``autodiff.backward(..., targets=...)``); ``cr.grad(f)(x)`` differentiates a fresh copy
+    of ``x``, so hooks registered on ``x`` do not run there.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = x * 3
+    >>> h = y.register_hook(lambda g: g * 10)
+    >>> y.sum().backward(); x.grad.tolist()
+    [30.0, 30.0]
+    """
+    if not callable(hook):
+        raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+    entry = _tensor_entry(t, "register_hook")
+    entry[1].append(hook)
+    return RemovableHandle(id(t), hook, _tensor_hooks)
+
+
+def retain_grad(t: Any) -> None:
+    """Make the non-leaf ``t`` keep its gradient in ``.grad`` after ``backward()`` (a leaf
+    that requires grad keeps it anyway).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = x * x
+    >>> retain_grad(y); (y * 3).sum().backward(); y.grad.tolist()
+    [3.0, 3.0]
+    """
+    if t._prim is None and t._rg:
+        return
+    _tensor_entry(t, "retain_grad")[2] = True
+
+
+def _run_tensor_hooks(t: Any, g: Any, create_graph: bool, retain: bool) -> Any:
+    """The gradient ``g`` of ``t`` after its hooks; stores it in a retaining node's .grad."""
+    entry = _tensor_hooks.get(id(t))
+    if entry is None or entry[0]() is not t:
+        return g
+    if entry[1]:
+        from .tensor import Tensor, _leaf
+
+        for hook in tuple(entry[1]):
+            new = hook(g if create_graph else _leaf(g))
+            if new is None:
+                continue
+            if create_graph:
+                new = new if isinstance(new, Tensor) else _leaf(new)
+                arr = new._data
+            else:
+                arr = new = new._data if isinstance(new, Tensor) else new
+            if getattr(arr, "shape", None) != t._data.shape:
+                raise RuntimeError(
+                    f"register_hook: a hook returned a gradient of shape "
+                    f"{getattr(arr, 'shape', type(arr).__name__)} for a tensor of shape "
+                    f"{tuple(t._data.shape)}; it must keep the shape"
+                )
+            if arr.dtype != t._data.dtype:
+                new = new.astype(t._data.dtype)
+            g = new
+    if retain and entry[2] and t._prim is not None:
+        t._accumulate_grad(g if create_graph else g.copy(), create_graph)
+    return g
 
 
 def queue_callback(callback: Callable[[], None]) -> None:
@@ -511,6 +614,8 @@ def _deliver(leaf: Any, create_graph: bool, handed_out: set[int]) -> None:
     """
     gacc = leaf._gacc
     leaf._gacc = None
+    if _tensor_hooks:
+        gacc = _run_tensor_hooks(leaf, gacc, create_graph, True)
     arr = gacc._data if create_graph else gacc
     flags = getattr(arr, "flags", None)
     if (
@@ -592,6 +697,7 @@ def backward(
     else:
         nxt = root
     anomaly = state.anomaly
+    hooked = bool(_tensor_hooks)
     try:
         while True:
             if nxt is not None:
@@ -603,6 +709,8 @@ def backward(
                 break
             g = t._gacc
             t._gacc = None
+            if hooked and id(t) in _tensor_hooks:
+                g = _run_tensor_hooks(t, g, create_graph, targets is None)
             args = t._args
             if args is None:
                 raise _freed_error(t)
@@ -678,6 +786,8 @@ def backward(
         for t in reached:
             found[id(t)] = t._gacc
             t._gacc = None
+            if hooked and id(t) in _tensor_hooks:
+                found[id(t)] = _run_tensor_hooks(t, found[id(t)], create_graph, False)
         return [found.get(id(t)) for t in targets]
 
     for leaf in reached:

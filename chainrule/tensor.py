@@ -415,6 +415,39 @@ class Tensor:
         """
         return autodiff.register_post_accumulate_grad_hook(self, hook)
 
+    def register_hook(self, hook: Callable[[Tensor], Any]) -> Any:
+        """Call ``hook(grad)`` with the gradient flowing into this tensor during backward; a
+        returned Tensor replaces it (PyTorch's). Returns a handle with ``remove()``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = w.register_hook(lambda g: g.clamp(max=1.0))
+        >>> (w * 5).sum().backward(); w.grad.tolist()
+        [1.0, 1.0]
+        """
+        return autodiff.register_hook(self, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x * 2; y.retain_grad()
+        >>> (y * y).sum().backward(); y.grad.tolist()
+        [4.0, 8.0]
+        """
+        autodiff.retain_grad(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor."""
+        entry = autodiff._tensor_hooks.get(id(self))
+        return bool(self._prim is not None and entry and entry[0]() is self and entry[2])
+
     def _accumulate_grad(self, g: Any, create_graph: bool) -> None:
         if create_graph:
             self._grad = g if self._grad is None else self._grad + g

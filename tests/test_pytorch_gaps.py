@@ -583,3 +583,109 @@ def test_conv_padding_modes(mode):
         cr.nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
     with pytest.raises(ValueError, match="Conv2d: padding_mode 'mirror' is not supported"):
         cr.nn.Conv2d(2, 2, 3, padding_mode="mirror")
+
+
+# --- Tensor.register_hook / retain_grad --------------------------------------------------------
+
+
+def test_register_hook_sees_and_replaces_gradients():
+    x = cr.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    seen = []
+    y = x * x
+    h = y.register_hook(lambda g: seen.append(g.tolist()))
+    z = y * cr.tensor([1.0, 2.0, 3.0])
+    z.register_hook(lambda g: g * 2)  # the seed doubled: everything below doubles
+    z.sum().backward()
+    assert seen == [[2.0, 4.0, 6.0]]
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.array([1.0, 2.0, 3.0]) * 2 * x.numpy())
+    h.remove()
+    h.remove()  # idempotent
+    x.grad = None
+    y = x * x
+    y.register_hook(lambda g: None)
+    (y * 1.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy())
+
+
+def test_leaf_hook_runs_before_accumulation_and_in_grad():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    calls = []
+    w.register_hook(lambda g: calls.append(g.tolist()) or g.clamp(max=4.0))
+    (w * cr.tensor([3.0, 5.0])).sum().backward()
+    assert calls == [[3.0, 5.0]] and w.grad.tolist() == [3.0, 4.0]
+    (w * cr.tensor([3.0, 5.0])).sum().backward()
+    assert w.grad.tolist() == [6.0, 8.0]  # accumulated, each pass clipped
+    (g,) = cr.autodiff.backward((w * 10).sum(), np.float64(1.0), targets=[w])
+    assert g.tolist() == [4.0, 4.0] and len(calls) == 3
+    assert w.grad.tolist() == [6.0, 8.0]  # grad() touches no .grad
+
+
+def test_hooks_several_paths_order_and_dtype():
+    x = cr.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    y = x * 2
+    order = []
+    y.register_hook(lambda g: order.append("a") or g + 1)
+    y.register_hook(lambda g: order.append(("b", g.tolist())) or np.asarray(g.numpy(), np.float64))
+    (y * y + y).sum().backward()  # both uses of y summed before the hooks run, once
+    assert order == ["a", ("b", [2 * 2 + 1 + 1, 2 * 4 + 1 + 1])]
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.array([6.0, 10.0]))
+    with pytest.raises(RuntimeError, match=r"register_hook: a hook returned a gradient of shape"):
+        z = x * 1
+        z.register_hook(lambda g: cr.ones(3))
+        z.sum().backward()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        cr.ones(2).register_hook(print)
+    with pytest.raises(TypeError, match="hook must be callable"):
+        x.register_hook(3)
+
+
+def test_hooks_under_create_graph_are_differentiable():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x**3
+    y.register_hook(lambda g: g * x)  # the replacement depends on x: recorded
+    (gx,) = cr.autodiff.backward(y, cr.ones(2), create_graph=True, targets=[x]) or [None]
+    np.testing.assert_allclose(gx.numpy(), 3 * x.numpy() ** 2 * x.numpy())
+    gx.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 9 * x.numpy() ** 2)  # d/dx of 3 x^3
+
+
+def test_retain_grad():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    assert not y.retains_grad
+    y.retain_grad()
+    assert y.retains_grad and y.grad is None
+    h = y.register_hook(lambda g: g * 2)
+    z = (y * y).sum()
+    z.backward(retain_graph=True)
+    np.testing.assert_allclose(y.grad.numpy(), 2 * 2 * y.numpy())  # after the hook, as PyTorch
+    z.backward()
+    np.testing.assert_allclose(y.grad.numpy(), 2 * 2 * 2 * y.numpy())  # accumulates
+    h.remove()
+    assert y.retains_grad  # removing a hook keeps retain_grad
+    x.retain_grad()  # a leaf: nothing to do
+    assert not x.retains_grad
+    other = x * 1
+    (other * 2).sum().backward()
+    assert other.grad is None  # not retained
+
+
+@needs_torch
+def test_hooks_and_retain_grad_match_pytorch():
+    a = np.array([0.5, -1.5, 2.0])
+
+    def run(lib, t):
+        x = t(a.copy(), requires_grad=True)
+        y = x.tanh() * 3
+        y.retain_grad()
+        y.register_hook(lambda g: g * g)
+        z = (y * y).sum()
+        z.register_hook(lambda g: g * 0.5)
+        z.backward()
+        return x.grad, y.grad
+
+    gx, gy = run(cr, lambda v, requires_grad: cr.tensor(v, requires_grad=requires_grad))
+    tx, ty = run(torch, lambda v, requires_grad: torch.tensor(v, requires_grad=requires_grad))
+    np.testing.assert_allclose(gx.numpy(), tx.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gy.numpy(), ty.numpy(), rtol=1e-12)

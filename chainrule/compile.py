@@ -24,9 +24,10 @@ read for the last time). None of these changes a result bit: every call that rem
 what it computed eagerly, on the same values, in the same order.
 
 Python reads of traced values (``bool``, ``int``, ``float``, ``.item()``: a branch on a
-value, cross-entropy's check of the largest label) are specialised and guarded: a replay
-whose value differs from the trace's runs the call eagerly instead (``fallbacks`` counts
-them), with the same random draws. Limitations, each caught where it can be:
+value, cross-entropy's check of the largest label) are specialised and guarded, and checked
+first where they depend on the inputs alone: a call whose value differs from a trace's is
+traced again as a variant (up to 4 per signature), beyond that run eagerly (``fallbacks``),
+with the same random draws. Limitations, each caught where it can be:
 
 * A guarded value that changes *after* the step has written state (weights, gradients,
   buffers) cannot fall back: :class:`TraceError`, which names the read. Keep data-dependent
@@ -789,6 +790,7 @@ def _ufunc_of(func: Any) -> Any:
 
 
 _FRESH_METHODS = {_ndarray.copy}
+_VARIANTS = 4  # traces kept per input signature, one per outcome of its guards
 _ALIAS = object()  # marks a call replaced by "this slot is that slot"
 _GETITEM = _ndarray.__getitem__
 
@@ -945,6 +947,7 @@ class _Program:
         ops = _dead_calls_dropped(
             ops, set(arg_slots) | set(_slots_in(_out_slots(out_template), []))
         )
+        ops = _guards_first(ops)
         self.calls = ops  # (function, operands, keywords, results): what the replay runs
         self.ops = len(ops)
         self.draws = any(isinstance(op[0], _Draw) for op in ops)
@@ -1047,6 +1050,56 @@ def _build_expr(template: Any, expr: Callable[[Any], str], const: Callable[[Any]
     return f"[{items}]" if kind is list else f"({items})"
 
 
+def _guards_first(ops: list[list[Any]]) -> list[list[Any]]:
+    """``ops`` with each guard, and the pure calls it reads (cross-entropy's largest label,
+    from the input labels), moved to the front: a replay that is not this trace's step is
+    found before any work is done. Calls move only if nothing writes what they read and no
+    draw or effect is among them, so every value is what it was in place."""
+    producer: dict[int, int] = {}
+    written: set[int] = set()
+    for k, (func, targs, tkwargs, outs) in enumerate(ops):
+        if outs is not None:
+            for i in _slots_in(outs, []):
+                producer[i] = k
+        if "out" in tkwargs:
+            written.update(_slots_in(tkwargs["out"], []))
+        elif outs is None and func.__class__ is not _Guard:
+            targets = targs if func.__class__ in (_Host, _Bind) else targs[:1]
+            written.update(_slots_in((targets, tkwargs), []))
+    # Python calls (opt.step) change weights in place without the trace seeing which arrays:
+    # a weight read after one stays after it.
+    first_call = next(
+        (k for k, op in enumerate(ops) if op[0].__class__ in (_Host, _Bind, _Rebind)), len(ops)
+    )
+    moved: set[int] = set()
+    for g, op in enumerate(ops):
+        if op[0].__class__ is not _Guard:
+            continue
+        cone: set[int] = set()
+        stack, ok = [g], True
+        while stack and ok:
+            k = stack.pop()
+            if k in cone:
+                continue
+            cone.add(k)
+            func, targs, tkwargs, outs = ops[k]
+            if k != g and (outs is None or isinstance(func, _Draw) or "out" in tkwargs):
+                ok = False
+            if func.__class__ is _Read and g > first_call:
+                ok = False
+            for i in _slots_in((targs, tkwargs), []):
+                if i in written:
+                    ok = False
+                elif i in producer:
+                    stack.append(producer[i])
+        if ok:
+            moved |= cone
+            op[0] = _Guard(op[0].read, op[0].expected, False, op[0].what)  # now before effects
+    if not moved:
+        return ops
+    return [ops[k] for k in sorted(moved)] + [op for k, op in enumerate(ops) if k not in moved]
+
+
 def _dead_calls_dropped(ops: list[list[Any]], needed: set[int]) -> list[list[Any]]:
     """``ops`` without the calls whose results nothing reads (effects always stay)."""
     live = set(needed)
@@ -1126,7 +1179,8 @@ class Compiled:
         How many times a trace was recorded (first calls and new shapes or dtypes).
     fallbacks : int
         How many calls ran eagerly because a Python value read from a traced value (a branch
-        taken, a label count) differed from the trace's.
+        taken, the largest label of a batch) differed from every trace's for these shapes and
+        no more variants are kept (a trace per such outcome, up to 4 per signature).
     """
 
     def __init__(self, fn: Callable[..., Any], cache_size: int) -> None:
@@ -1136,7 +1190,7 @@ class Compiled:
         self.cache_size = cache_size
         self.traces = 0
         self.fallbacks = 0
-        self._cache: OrderedDict[Any, _Program] = OrderedDict()
+        self._cache: OrderedDict[Any, list[_Program]] = OrderedDict()
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -1145,8 +1199,8 @@ class Compiled:
         if any(k is None for k in keys) or any(k is None for _, k in kkeys):
             return self.fn(*args, **kwargs)  # not NumPy arrays (CuPy): eager
         key = (tuple(keys), tuple(kkeys), autodiff.state.grad_enabled)
-        program = self._cache.get(key)
-        if program is not None:
+        variants = self._cache.get(key)
+        if variants is not None:
             self._cache.move_to_end(key)
             inputs = [a._data if isinstance(a, Tensor) else a for a in args if _is_array(a)]
             inputs += [
@@ -1154,21 +1208,30 @@ class Compiled:
                 for _, v in sorted(kwargs.items())
                 if _is_array(v)
             ]
-            rng = _random.get_state() if program.draws else None
-            try:
-                return program.run(*inputs)
-            except _GuardFailed:
-                # A value the trace read in Python differs, before any state was written:
-                # this call is not the traced step; run it as written (from the same draws).
+            for k, program in enumerate(variants):
+                rng = _random.get_state() if program.draws else None
+                try:
+                    result = program.run(*inputs)
+                except _GuardFailed:
+                    # A value the trace read in Python differs, before any state was
+                    # written: not this trace's step; try the next (from the same draws).
+                    if rng is not None:
+                        _random.set_state(rng)
+                    continue
+                if k:
+                    variants.insert(0, variants.pop(k))  # the most recent first
+                return result
+            if len(variants) >= _VARIANTS:
                 self.fallbacks += 1
-                if rng is not None:
-                    _random.set_state(rng)
                 return self.fn(*args, **kwargs)
         with _lock:
             # kwargs are entered in sorted order so that their slots match later calls
             program, result = _trace(self.fn, args, dict(sorted(kwargs.items())))
         self.traces += 1
-        self._cache[key] = program
+        if variants is not None:
+            variants.insert(0, program)
+            return result
+        self._cache[key] = [program]
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return result
@@ -1176,7 +1239,7 @@ class Compiled:
     @property
     def ops(self) -> int:
         """The number of recorded calls of the most recent trace (0 before the first call)."""
-        return next(reversed(self._cache.values())).ops if self._cache else 0
+        return next(reversed(self._cache.values()))[0].ops if self._cache else 0
 
 
 def _is_array(value: Any) -> bool:

@@ -119,9 +119,18 @@ def test_cnn_step_equals_eager():
     batches = [(x, RNG.permutation(np.arange(12) % 10)) for x, _ in _batches(4, 12, (1, 8, 8))]
     _run_both(m1, s1, m2, c2, batches)
     assert c2.traces == 1 and c2.fallbacks == 0
-    # a batch whose largest label differs: run eagerly (same draws), still equal
+    # a batch whose largest label differs: a second variant is traced (same draws), equal;
+    # the label check runs first in the replay, before any work
     _run_both(m1, s1, m2, c2, [(batches[0][0], np.zeros(12, np.int64))])
-    assert c2.fallbacks == 1
+    assert c2.traces == 2 and c2.fallbacks == 0
+    _run_both(m1, s1, m2, c2, batches[:1] + [(batches[1][0], np.zeros(12, np.int64))])
+    assert c2.traces == 2 and c2.fallbacks == 0
+    program = c2._cache[next(iter(c2._cache))][0]
+    assert type(program.calls[0][0]).__name__ in ("_Read", "_Guard") or program.calls[0][0] in (
+        np.asarray,
+        np.ndarray.reshape,
+        np.ndarray.view,
+    )
 
 
 @pytest.mark.parametrize("train", [True, False])
@@ -175,11 +184,15 @@ def test_batchnorm_eval_equals_eager_and_training_is_refused_clearly():
 def test_retrace_on_new_batch_size_and_dtype_and_bounded_cache():
     m1, s1, m2, c2 = _pair(_mlp, lambda p: cr.optim.SGD(p, lr=0.1))
     c2.cache_size = 2
+
+    def full(n, batch):  # every class in every batch: one label-check outcome per shape
+        return [(x, RNG.permutation(np.arange(batch) % 3)) for x, _ in _batches(n, batch)]
+
     for batch in (16, 8, 16, 5):
-        _run_both(m1, s1, m2, c2, _batches(2, batch))
+        _run_both(m1, s1, m2, c2, full(2, batch))
     assert c2.traces == 3  # 16, 8, 16 again (cached), 5 (evicts 8, the least recent)
     assert len(c2._cache) == 2
-    _run_both(m1, s1, m2, c2, _batches(1, 8))
+    _run_both(m1, s1, m2, c2, full(1, 8))
     assert c2.traces == 4
 
     @cr.compile
@@ -200,9 +213,18 @@ def test_branch_on_a_value_falls_back_before_any_update():
 
     pos, neg = cr.ones(3), -cr.ones(3)
     np.testing.assert_array_equal(f(pos).numpy(), [2, 2, 2])
-    np.testing.assert_array_equal(f(neg).numpy(), [-2, -2, -2])  # eager, not the traced branch
+    np.testing.assert_array_equal(f(neg).numpy(), [-2, -2, -2])  # the other branch, traced
     np.testing.assert_array_equal(f(pos).numpy(), [2, 2, 2])
-    assert f.traces == 1 and f.fallbacks == 1
+    np.testing.assert_array_equal(f(neg).numpy(), [-2, -2, -2])
+    assert f.traces == 2 and f.fallbacks == 0
+
+    @cr.compile
+    def g(x):
+        return x * int((x.sum() > 0).item() + x.sum().item())  # a new value every call
+
+    for k in range(1, 8):
+        np.testing.assert_array_equal(g(cr.ones(2) * k).numpy(), [k * (2 * k + 1)] * 2)
+    assert g.traces == 4 and g.fallbacks == 3  # 4 variants kept, then eager
 
 
 def test_branch_after_an_update_is_a_clear_error():

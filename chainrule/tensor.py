@@ -480,7 +480,8 @@ class Tensor:
         data = self._data
         od = other._data if isinstance(other, Tensor) else other
         if isinstance(od, (list, tuple)):
-            od = _as_array(od, None, name)
+            # A list is weak, like a Python scalar: a float64 tensor keeps 0.3 exact.
+            od = _as_array(od, data.dtype if data.dtype.kind == "f" else None, name)
         try:
             update(np if data.__class__ is _ndarray else namespace_of(data), data, od)
         except (TypeError, ValueError) as exc:

@@ -689,3 +689,66 @@ def test_hooks_and_retain_grad_match_pytorch():
     tx, ty = run(torch, lambda v, requires_grad: torch.tensor(v, requires_grad=requires_grad))
     np.testing.assert_allclose(gx.numpy(), tx.numpy(), rtol=1e-12)
     np.testing.assert_allclose(gy.numpy(), ty.numpy(), rtol=1e-12)
+
+
+# --- buffers read as tensors -------------------------------------------------------------------
+
+
+class _PositionalEncoding(cr.nn.Module):
+    def __init__(self, d, n=16):
+        super().__init__()
+        pos = np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / d)
+        pe = np.zeros((1, n, d))
+        pe[0, :, 0::2], pe[0, :, 1::2] = np.sin(pos), np.cos(pos)
+        self.register_buffer("pe", pe)
+
+    def forward(self, x):
+        return x + self.pe[:, : x.size(1)]
+
+
+def test_buffers_read_as_tensors():
+    bn = cr.nn.BatchNorm1d(3, dtype=cr.float64)
+    rm = bn.running_mean
+    assert isinstance(rm, cr.Tensor) and not rm.requires_grad and rm is bn.running_mean
+    assert rm.size() == (3,) and rm.size(0) == 3
+    before = bn.running_mean.clone()
+    x = np.random.default_rng(9).normal(size=(8, 3)) + 2.0
+    bn(cr.tensor(x))
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * x.mean(0))  # the same array, updated
+    np.testing.assert_array_equal(before.numpy(), np.zeros(3))  # the clone did not move
+    assert int(bn.num_batches_tracked) == 1
+    assert (bn.running_var * 2 + 1).shape == (3,)
+    bn.running_mean[...] = 5.0  # a write through the tensor reaches the buffer
+    assert bn.state_dict()["running_mean"].tolist() == [5.0] * 3
+    sd = bn.state_dict()
+    sd["running_mean"][...] = -1.0  # state_dict() holds copies
+    assert bn.running_mean.tolist() == [5.0] * 3
+    fresh = cr.nn.BatchNorm1d(3, dtype=cr.float64)
+    fresh.load_state_dict(sd)
+    assert fresh.running_mean.tolist() == [-1.0] * 3
+    fresh.to(cr.device("cpu"))
+    assert fresh.running_mean.tolist() == [-1.0] * 3
+    assert isinstance(next(iter(fresh.buffers())), np.ndarray)  # named_buffers keeps arrays
+    fresh.running_mean = cr.zeros(3, dtype=cr.float64)  # assigning a Tensor stores its array
+    assert isinstance(fresh._buffers["running_mean"], np.ndarray)
+    assert fresh.running_mean.tolist() == [0.0] * 3
+    assert cr.nn.BatchNorm1d(3, track_running_stats=False).running_mean is None
+
+
+def test_list_written_into_a_float64_tensor_keeps_float64_values():
+    bn = cr.nn.BatchNorm1d(2, dtype=cr.float64)
+    bn.running_mean[...] = [0.1, 0.3]  # as into an ndarray: no float32 rounding on the way
+    assert bn._buffers["running_mean"].tolist() == [0.1, 0.3]
+    x = cr.zeros(2, dtype=cr.float64)
+    x += [0.1, 0.7]
+    assert x.tolist() == [0.1, 0.7]
+
+
+def test_buffer_positional_encoding_runs_unchanged():
+    pe = _PositionalEncoding(4)
+    x = cr.zeros(2, 5, 4, dtype=cr.float64, requires_grad=True)
+    y = pe(x)
+    np.testing.assert_allclose(y.numpy()[1], pe._buffers["pe"][0, :5])
+    y.sum().backward()
+    assert x.grad.tolist() == np.ones((2, 5, 4)).tolist()
+    assert pe.pe.size(1) == 16 and list(pe.state_dict()) == ["pe"]

@@ -132,8 +132,28 @@ class Module:
         d = self.__dict__
         for table in ("_parameters", "_buffers", "_modules"):
             if table in d and name in d[table]:
+                if table == "_buffers":
+                    return self._buffer_tensor(name, d[table][name])
                 return d[table][name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _buffer_tensor(self, name: str, arr: Any) -> Any:
+        """A buffer read as an attribute: a Tensor that does not require grad and shares the
+        buffer's array (PyTorch's buffers are tensors: ``bn.running_mean.clone()``,
+        ``self.pe.size(1)``, slicing and arithmetic work; writes such as
+        ``m.running_mean[...] = 0`` or ``copy_`` reach the buffer). The same Tensor is given
+        back while the buffer holds the same array. ``named_buffers()``, ``state_dict()`` and
+        the layers themselves keep working on the arrays."""
+        if arr is None:
+            return None
+        cache = self.__dict__.get("_buffer_tensors")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_buffer_tensors", cache)
+        t = cache.get(name)
+        if t is None or t._data is not arr:
+            t = cache[name] = _leaf(arr)
+        return t
 
     def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._buffers, self._modules):

@@ -18,6 +18,7 @@ from . import autodiff
 from . import random as _random
 from .autodiff import next_seq, state
 from .backend import get_default_dtype, namespace_of
+from .devices import device as _device
 
 __all__ = [
     "Tensor",
@@ -64,6 +65,8 @@ class _Exports(threading.local):
 
 _exports = _Exports()
 
+
+_CPU, _CUDA = _device("cpu"), _device("cuda")  # what Tensor.device gives
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
@@ -173,8 +176,9 @@ class Tensor:
 
     @property
     def device(self) -> str:
-        """``"cpu"`` for NumPy arrays, ``"cuda"`` for CuPy arrays."""
-        return "cpu" if type(self._data) is _ndarray else "cuda"
+        """``"cpu"`` for NumPy arrays, ``"cuda"`` for CuPy arrays: a :class:`chainrule.device`,
+        a string with PyTorch's ``.type`` and ``.index`` (``x.device.type == "cuda"``)."""
+        return _CPU if type(self._data) is _ndarray else _CUDA
 
     def numpy(self) -> np.ndarray:
         """The underlying NumPy array (shared, not copied).

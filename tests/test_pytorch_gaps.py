@@ -158,6 +158,7 @@ def test_device_names_type_index_and_use_in_to():
     assert repr(cr.device("cuda:3")) == "device(type='cuda', index=3)"
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     assert x.to(cr.device("cpu")) is x
+    assert x.device == "cpu" and x.device.type == "cpu" and isinstance(x.device, cr.device)
     m = cr.nn.Linear(2, 1).to(cr.device("cpu"))
     assert m.weight.device == cr.device("cpu")
     for bad, index in [("gpu", None), ("cuda:x", None), ("cpu:1", None), ("cuda:1", 2), (3, None)]:

@@ -124,6 +124,16 @@ def test_scheduler_state_dict_round_trip(name):
     assert _run(b, opt2, 6) == after_a
 
 
+def test_constant_lr_factor_one_round_trips():
+    opt, _ = _pair()
+    a = S.ConstantLR(opt, factor=1.0, total_iters=2)
+    b = S.ConstantLR(opt, factor=0.5, total_iters=2)
+    b.load_state_dict(a.state_dict())
+    assert b.factor == 1.0
+    with pytest.raises(ValueError, match=r"ConstantLR.load_state_dict: factor is 2.0"):
+        b.load_state_dict({**a.state_dict(), "factor": 2.0})
+
+
 def test_scheduler_refusals():
     opt, _ = _pair()
     with pytest.raises(ValueError, match="MultiStepLR: milestones"):

@@ -906,6 +906,21 @@ class ConstantLR(LRScheduler):
     def _start_factor(self) -> float:
         return self.factor
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As :meth:`LRScheduler.load_state_dict`; ``factor`` is checked to lie in (0, 1]
+        (ReduceLROnPlateau's ``factor`` of the same name must be below 1)."""
+        if isinstance(state_dict, dict) and "factor" in state_dict:
+            f = state_dict["factor"]
+            if _number(0, 1, low_open=True)(f) is not None:
+                raise ValueError(
+                    f"ConstantLR.load_state_dict: factor is {f!r}; expected a number in (0, 1]"
+                )
+            rest = {k: v for k, v in state_dict.items() if k != "factor"}
+            LRScheduler.load_state_dict(self, rest)
+            self.factor = f
+            return
+        LRScheduler.load_state_dict(self, state_dict)
+
 
 class CosineAnnealingWarmRestarts(LRScheduler):
     r"""Cosine annealing from the base rate to ``eta_min``, restarted every ``T_i`` steps.

@@ -470,9 +470,11 @@ def test_distributed_primitives_in_a_group_of_one():
 def test_unmapped_is_exactly_the_documented_list():
     import chainrule.distributed  # noqa: F401 - its primitives are defined on import
 
-    assert sorted(UNMAPPED) == unmapped()
+    # other test modules register throwaway primitives, all named test_*: not chainrule's
+    ours = [name for name in unmapped() if not name.startswith("test_")]
+    assert sorted(UNMAPPED) == ours
     assert set(BACKWARD_ONLY).isdisjoint(NO_ONNX_OPERATOR)
-    for name in unmapped():
+    for name in ours:
         assert name in primitive_table and name not in onnx_table
 
 

@@ -48,8 +48,8 @@ def _prepare(inputs: tuple[Any, ...]) -> tuple[list[Any], list[int]]:
     which: list[int] = []
     for i, value in enumerate(inputs):
         if _is_differentiable(value):
-            # A float64 C-ordered copy we may perturb: its reshape(-1) must be a view (a Fortran-
-            # ordered copy would make every perturbation miss the input, and the numeric gradient 0).
+            # A float64 C-ordered copy we may perturb: its reshape(-1) must be a view (with a
+            # Fortran-ordered copy every perturbation would miss the input: a numeric gradient 0).
             arr = np.array(np.asarray(value), dtype=np.float64, order="C")
             t = _leaf(arr)
             t._rg = True

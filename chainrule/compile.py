@@ -895,6 +895,9 @@ class _Program:
             # a hoisted constant is no fresh buffer of this replay: never written in place
         const = {i for i, v in enumerate(self.init) if v is not None}
         fresh -= const
+        # 2b. the same call on the same operands made twice (softmax recomputed by the
+        # cross-entropy's rule) is made once, where no operand nor result is ever written
+        ops, uses = _common_calls_merged(ops, escaped)
         # 3. elementwise results written into an operand read for the last time
         last: dict[int, int] = {}
         for k, used in enumerate(uses):
@@ -1048,6 +1051,87 @@ def _build_expr(template: Any, expr: Callable[[Any], str], const: Callable[[Any]
         return "{" + items + "}"
     items = "".join(_build_expr(v, expr, const) + ", " for v in payload)
     return f"[{items}]" if kind is list else f"({items})"
+
+
+def _sig(template: Any) -> Any:
+    """A hashable stand-in for an operand template: slots by number, immutable constants by
+    value, anything else by identity (the same object)."""
+    cls = template.__class__
+    if cls is _Slot:
+        return ("s", template.i)
+    if cls is tuple or cls is list:
+        return (cls.__name__, *(_sig(t) for t in template))
+    if cls is dict:
+        return ("d", *sorted((k, _sig(v)) for k, v in template.items()))
+    if template is None or cls in (bool, int, float, str, np.dtype):
+        return ("v", cls, template)
+    if cls is slice:
+        return ("sl", _sig(template.start), _sig(template.stop), _sig(template.step))
+    return ("id", id(template))
+
+
+def _renamed(template: Any, rename: dict[int, int]) -> Any:
+    cls = template.__class__
+    if cls is _Slot:
+        return _Slot(rename[template.i]) if template.i in rename else template
+    if cls is tuple or cls is list:
+        items = [_renamed(t, rename) for t in template]
+        return items if cls is list else tuple(items)
+    if cls is dict:
+        return {k: _renamed(v, rename) for k, v in template.items()}
+    return template
+
+
+def _common_calls_merged(
+    ops: list[list[Any]], escaped: set[int]
+) -> tuple[list[list[Any]], list[list[int]]]:
+    """``ops`` with repeated pure calls (a ufunc, an indexing) made once. A slot and every
+    slot that may be a view of it form a group; a call is merged only if no slot in its
+    operands' or its result's groups is ever written (out=, setitem, a Python call)."""
+    group: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        while group.get(i, i) != i:
+            i = group[i]
+        return i
+
+    written: set[int] = set()
+    for func, targs, tkwargs, outs in ops:
+        used = _slots_in((targs, tkwargs), [])
+        if "out" in tkwargs:
+            written.update(_slots_in(tkwargs["out"], []))
+        elif outs is None and func.__class__ is not _Guard:
+            targets = targs if func.__class__ in (_Host, _Bind) else targs[:1]
+            written.update(_slots_in((targets, tkwargs), []))
+        if outs is not None and not (
+            _ufunc_of(func) is not None or func in _FRESH or func in _FRESH_METHODS
+        ):
+            for o in _slots_in(outs, []):  # may be a view of any operand
+                for i in used:
+                    group[find(o)] = find(i)
+    mutated = {find(i) for i in written}
+    seen: dict[Any, int] = {}
+    rename: dict[int, int] = {}
+    merged = []
+    for op in ops:
+        op[1] = _renamed(op[1], rename)
+        op[2] = _renamed(op[2], rename)
+        func, targs, tkwargs, outs = op
+        if (
+            outs.__class__ is _Slot
+            and (_ufunc_of(func) is not None or func is _GETITEM)
+            and "out" not in tkwargs
+            and outs.i not in escaped
+            and find(outs.i) not in mutated
+            and all(find(i) not in mutated for i in _slots_in((targs, tkwargs), []))
+        ):
+            key = (func, _sig(targs), _sig(tkwargs))
+            if key in seen:
+                rename[outs.i] = seen[key]
+                continue
+            seen[key] = outs.i
+        merged.append(op)
+    return merged, [_slots_in((op[1], op[2]), []) for op in merged]
 
 
 def _guards_first(ops: list[list[Any]]) -> list[list[Any]]:

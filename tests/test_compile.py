@@ -352,12 +352,16 @@ def test_long_chain_replays_in_place():
 def test_a_trace_leaves_other_threads_eager_work_alone():
     import threading
 
-    def train(model_seed, steps, out):
-        m = _mlp()
-        rng = np.random.default_rng(model_seed)  # not the global generator the traces use
+    def model(seed):  # built here, before the thread starts: init draws from the global
+        m = _mlp()  # generator, which the traces below seed
+        rng = np.random.default_rng(seed)
         for p in m.parameters():
             p.data = cr.tensor(0.3 * rng.standard_normal(p.shape).astype(np.float32))
+        return m
+
+    def train(m, seed, steps, out):
         opt = cr.optim.SGD(m.parameters(), lr=0.1)
+        rng = np.random.default_rng(seed)
         for _ in range(steps):
             x = rng.standard_normal((16, 10)).astype(np.float32)
             y = rng.integers(0, 3, 16)
@@ -368,9 +372,9 @@ def test_a_trace_leaves_other_threads_eager_work_alone():
             out.append(float(loss))
 
     alone: list[float] = []
-    train(3, 60, alone)
+    train(model(3), 3, 60, alone)
     beside: list[float] = []
-    worker = threading.Thread(target=train, args=(3, 60, beside))
+    worker = threading.Thread(target=train, args=(model(3), 3, 60, beside))
     worker.start()
     for _ in range(5):  # traces (new shapes) while the worker trains eagerly
         m1, s1, m2, c2 = _pair(_mlp, lambda p: cr.optim.SGD(p, lr=0.1))

@@ -69,6 +69,7 @@ class _State(local):
     grad_enabled = True
     inference = False
     anomaly = False
+    transform_depth = 0  # transforms (grad, vjp...) evaluating their function in this thread
     end_callbacks: list[Callable[[], None]] | None = None  # see queue_callback
 
 

@@ -28,21 +28,20 @@ from .tensor import Tensor, _leaf
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian"]
 
 class _Nesting:
-    """How many transforms are evaluating their function right now. Inside one, a transform's
-    result may depend on tensors the outer one traces (through a closure), so it records its
-    backward pass."""
-
-    depth = 0
+    """Counts the transforms evaluating their function in this thread (``state`` is per
+    thread, so transforms running in two threads at once do not see each other). Inside one, a
+    transform's result may depend on tensors the outer one traces (through a closure), so it
+    records its backward pass."""
 
     def __enter__(self) -> None:
-        _Nesting.depth += 1
+        state.transform_depth += 1
 
     def __exit__(self, *exc: object) -> None:
-        _Nesting.depth -= 1
+        state.transform_depth -= 1
 
 
 def _must_record(inputs: list[Any]) -> bool:
-    return state.grad_enabled and (_Nesting.depth > 0 or any(i.traced for i in inputs))
+    return state.grad_enabled and (state.transform_depth > 0 or any(i.traced for i in inputs))
 
 
 # An identity that is recorded: the traced copy of an input that an outer transform is tracing.

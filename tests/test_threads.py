@@ -256,3 +256,31 @@ def test_inference_mode_forms():
     assert bare.__name__ == "bare"
     with pytest.raises(TypeError, match="inference_mode: mode must be True or False, got str"):
         cr.inference_mode("yes")  # type: ignore[arg-type]
+
+
+def test_transform_nesting_is_per_thread():
+    """A thread inside cr.grad's function does not make another thread's cr.grad record its
+    backward (nor the other way round): the nesting depth belongs to the thread."""
+    from chainrule.autodiff import state
+
+    inside = threading.Event()
+    release = threading.Event()
+
+    def slow(x):
+        inside.set()
+        assert release.wait(TIMEOUT)
+        return (x * x).sum()
+
+    def outer() -> float:
+        return float(np.asarray(cr.grad(slow)(np.array([3.0])))[0])
+
+    def other() -> tuple[int, type]:
+        assert inside.wait(TIMEOUT)
+        depth = state.transform_depth  # 0 here, although the first thread is inside a transform
+        # not nested in this thread: a plain array comes back (nested, a recorded Tensor would)
+        g = cr.grad(lambda x: (x**3).sum())(np.array([2.0]))
+        release.set()
+        return depth, type(g)
+
+    results = run_threads(outer, other)
+    assert results == [6.0, (0, np.ndarray)]

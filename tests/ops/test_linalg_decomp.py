@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 
 import numpy as np
 import pytest
@@ -23,6 +24,14 @@ from chainrule.ops.define import primitive_table
 from chainrule.testing import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(20261129)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rng(request):
+    """Each test draws from its own seeded stream, whatever ran before it (a module-wide
+    stream made a test's matrices depend on the test order)."""
+    global RNG
+    RNG = np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 INF = float("inf")
 
 

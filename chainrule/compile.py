@@ -43,8 +43,9 @@ with the same random draws. Limitations, each caught where it can be:
   between calls are seen; a changed shape runs eagerly). A leaf that already holds a
   ``.grad`` from outside the step when the backward inside reaches it is refused (call
   ``opt.zero_grad()`` inside ``fn``).
-* A ``numpy.random.Generator`` passed explicitly (``dropout(generator=rng)``) is not traced:
-  its draw would be replayed as a constant. Use the global generator (``cr.manual_seed``).
+* A ``numpy.random.Generator`` passed explicitly (``dropout(generator=rng)``) cannot be
+  traced (its draw would be replayed as a constant): the trace raises :class:`TraceError`.
+  Use the global generator (``cr.manual_seed``).
 * NumPy only (CuPy arrays run eagerly); one trace at a time, and not alongside other
   threads' NumPy work (a trace briefly patches NumPy's array constructors and
   ``Tensor._data``).
@@ -82,6 +83,23 @@ _tls.active = None
 class TraceError(RuntimeError):
     """A step could not be captured faithfully (data-dependent control flow, an untracked
     value); the message names the operation."""
+
+
+def _explicit_generators_refused(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    """chainrule.random.resolve while tracing: a draw from an explicitly passed generator would
+    be replayed as a constant (the same dropout mask at every step), so the trace refuses it."""
+
+    def traced(generator: Any) -> Any:
+        if generator is not None and _tls_active() is not None:
+            raise TraceError(
+                "compile: a random draw from an explicitly passed generator (e.g. "
+                "dropout(generator=...), nn.Dropout(generator=...)) cannot be replayed: it would "
+                "repeat the same draw at every call. Draw from the global generator "
+                "(cr.manual_seed) inside a compiled step, or run the step eagerly"
+            )
+        return resolve(generator)
+
+    return traced
 
 
 class _Slot:
@@ -709,6 +727,8 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     Optimizer.step = _opt_step(step)  # type: ignore[method-assign]
     Optimizer.zero_grad = _zero_grad(zero)  # type: ignore[method-assign]
     _random._generator = _RngProxy(real_rng)  # type: ignore[assignment]
+    resolve = _random.resolve
+    _random.resolve = _explicit_generators_refused(resolve)  # type: ignore[assignment]
     _tls.active = tracer
     try:
         result = fn(*targs, **tkwargs)
@@ -724,6 +744,7 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
         Optimizer.zero_grad = zero  # type: ignore[method-assign]
         if isinstance(_random._generator, _RngProxy):
             _random._generator = real_rng
+        _random.resolve = resolve  # type: ignore[assignment]
     # Leaves keep plain arrays: the traced faces must not outlive the trace.
     for t in tracer.rebound:
         if t._data.__class__ is _Traced:
@@ -1242,8 +1263,10 @@ def _key_of(value: Any) -> Any:
         if d.__class__ is not _ndarray:
             return None
         return ("T", d.shape, d.dtype.str)
-    if isinstance(value, _ndarray):
+    if value.__class__ is _ndarray:
         return ("A", value.shape, value.dtype.str)
+    if isinstance(value, _ndarray) or hasattr(value, "__cuda_array_interface__"):
+        return None  # a CuPy array or an ndarray subclass: the call runs eagerly
     try:
         hash(value)
     except TypeError:

@@ -402,8 +402,39 @@ def test_mlp_estimators_compiled_inner_step_equals_eager(monkeypatch, solver):
             kw = dict(max_iter=8, random_state=0, solver=solver, batch_size=32)
             clf = MLPClassifier((7,), alpha=1e-3, **kw).fit(X, y)
             reg = MLPRegressor((5,), **kw).fit(X, X[:, 3])
-        fitted[flag] = (clf, reg)
+            # dropout draws from the estimator's own generator: the step stays eager
+            drop = MLPClassifier((7,), dropout=0.3, **kw).fit(X, y)
+        fitted[flag] = (clf, reg, drop)
     for eager, compiled in zip(fitted[False], fitted[True]):
         assert eager.loss_curve_ == compiled.loss_curve_
         for a, b in zip(eager.coefs_ + eager.intercepts_, compiled.coefs_ + compiled.intercepts_):
             np.testing.assert_array_equal(a, b)
+
+
+def test_an_explicit_generator_is_refused_not_replayed_as_a_constant():
+    layer = cr.nn.Dropout(0.5, generator=np.random.default_rng(0))
+    step = cr.compile(lambda x: layer(x).sum())
+    with pytest.raises(TraceError, match="explicitly passed generator"):
+        step(np.ones((4, 3), np.float32))
+    # outside a trace the generator is used as before
+    assert layer(cr.ones(4, 3)).shape == (4, 3)
+
+
+def test_device_arrays_and_ndarray_subclasses_run_eagerly():
+    class Sub(np.ndarray):
+        pass
+
+    class DeviceLike:  # what cr.compile sees of a CuPy array: no numpy.ndarray, unhashable
+        __cuda_array_interface__: dict = {}
+        __hash__ = None
+
+    calls = []
+
+    def fn(x):
+        calls.append(type(x))
+        return 1.0
+
+    step = cr.compile(fn)
+    sub = np.ones(3).view(Sub)
+    assert step(sub) == 1.0 and step(sub) == 1.0 and step(DeviceLike()) == 1.0
+    assert calls == [Sub, Sub, DeviceLike] and step.traces == 0

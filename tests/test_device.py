@@ -18,15 +18,6 @@ from . import fake_cupy
 
 @pytest.fixture
 def cupy(monkeypatch):
-    # cr.compile replays NumPy steps only: a real CuPy array is not a numpy.ndarray, so the MLP
-    # estimators' compiled step runs eagerly on a GPU. The fake's arrays are a NumPy subclass,
-    # which compile would take for NumPy; give the estimators the eager step, as on a GPU.
-    try:
-        from chainrule.estimators import mlp
-    except ImportError:  # no scikit-learn: the estimator tests skip
-        pass
-    else:
-        monkeypatch.setattr(mlp, "COMPILE_STEP", False)
     return fake_cupy.install(monkeypatch)
 
 

@@ -404,7 +404,8 @@ class _BaseMLP(BaseEstimator):
         # Replayed by cr.compile (NumPy arrays only; the same numbers, measured faster: see
         # benchmarks/RESULTS.md); a CuPy device runs it eagerly, and so does an objective
         # that a subclass (or a test) overrides, which may do Python work at every step.
-        stock = type(self)._objective is _BaseMLP._objective
+        # Dropout draws from the estimator's own generator, which a replay cannot follow.
+        stock = type(self)._objective is _BaseMLP._objective and not self.dropout
         step = _compile(train_step) if COMPILE_STEP and stock else train_step
         for _ in range(1 if incremental else self.max_iter):
             if self.shuffle:

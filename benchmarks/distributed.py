@@ -345,11 +345,17 @@ def _report(raw: dict) -> str:  # noqa: C901
         f"({seconds:.0f} s). {QUICK_NOTE if quick else ''}"
         f"Machine: {raw['cpus']} logical CPUs, Python {raw['python']}, NumPy "
         f"{np.__version__}, MPICH (pip wheel) through mpi4py. Best of "
-        f"{len(one_1['epoch_all_s'])} epoch(s) after a warm-up epoch. **The machine was shared "
-        f"with other jobs**: load average {load[0][0]:.1f} before and {load[1][0]:.1f} after "
-        f"the run on {raw['cpus']} CPUs, so every process here competed for the cores and the "
-        "figures are noisy and pessimistic (rerun on an idle machine for reference figures; "
-        "`--rewrite` regenerates this text from the measurements kept at the end of the file)."
+        f"{len(one_1['epoch_all_s'])} epoch(s) after a warm-up epoch. "
+        + (
+            f"**The machine was shared with other jobs**: load average {load[0][0]:.1f} before "
+            f"and {load[1][0]:.1f} after the run on {raw['cpus']} CPUs, so every process here "
+            "competed for the cores and the figures are noisy and pessimistic (rerun on an idle "
+            "machine for reference figures; "
+            if load[0][0] >= 1.0
+            else f"The machine was otherwise idle (load average {load[0][0]:.1f} before, "
+            f"{load[1][0]:.1f} after, on {raw['cpus']} CPUs; "
+        )
+        + "`--rewrite` regenerates this text from the measurements kept at the end of the file)."
     )
     w("")
     w("## 1. The MLP epoch workload on this 2-core machine")

@@ -211,6 +211,11 @@ def is_main() -> bool:
     return _ensure().rank == 0
 
 
+#: Seconds between flushing a message and MPI_Abort: the launcher forwards a rank's output
+#: through a pipe, and an abort that follows the write at once can cut it off.
+_FORWARD_GRACE = 0.2
+
+
 def abort(message: str, code: int = 1) -> None:
     """Print ``message`` (prefixed with the rank) and end every rank of the job with ``code``.
 
@@ -231,6 +236,7 @@ def abort(message: str, code: int = 1) -> None:
     sys.stderr.flush()
     if g.size > 1:
         sys.stdout.flush()
+        time.sleep(_FORWARD_GRACE)
         g.MPI.COMM_WORLD.Abort(code)
     raise SystemExit(code)
 
@@ -243,6 +249,7 @@ def _abort_on_exception(exc_type: Any, exc: BaseException, tb: Any) -> None:
     sys.stderr.write(f"[rank {g.rank}/{g.size}] aborting the whole job (MPI_Abort)\n")
     sys.stderr.flush()
     sys.stdout.flush()
+    time.sleep(_FORWARD_GRACE)
     g.MPI.COMM_WORLD.Abort(1)
 
 

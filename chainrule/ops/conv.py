@@ -445,36 +445,8 @@ def conv2d(
     (1, 2, 3, 3)
     """
     op = "conv2d"
-    xd = _operand(x, op, "input")
-    wd = _operand(weight, op, "weight")
+    xd, wd, bd, groups, o = _conv_args(op, 2, x, weight, bias, groups, False)
     xs, ws = xd.shape, wd.shape
-    _check_4d(xs, op, "input", "(N, C_in, H, W)")
-    _check_4d(ws, op, "weight", "(C_out, C_in / groups, kh, kw)")
-    try:
-        groups = operator.index(groups)
-    except TypeError:
-        raise TypeError(f"{op}: groups must be an int, got {groups!r}") from None
-    if groups < 1:
-        raise ValueError(f"{op}: groups must be >= 1, got {groups}")
-    c, o = xs[1], ws[0]
-    if c % groups or o % groups:
-        raise ValueError(
-            f"{op}: groups={groups} must divide both the input channels ({c}, input of shape "
-            f"{xs}) and the output channels ({o}, weight of shape {ws})"
-        )
-    if ws[1] * groups != c:
-        raise ValueError(
-            f"{op}: input of shape {xs} has {c} channels, but weight of shape {ws} expects "
-            f"{ws[1] * groups} (weight.shape[1] * groups = {ws[1]} * {groups})"
-        )
-    bd = None
-    if bias is not None:
-        bd = _operand(bias, op, "bias")
-        if bd.shape != (o,):
-            raise ValueError(
-                f"{op}: bias of shape {bd.shape} does not match weight of shape {ws}; expected "
-                f"shape ({o},), one per output channel"
-            )
     stride_ = _pair(stride, "stride", op, 1)
     dilation_ = _pair(dilation, "dilation", op, 1)
     kernel = (ws[2], ws[3])

@@ -16,7 +16,7 @@ import numpy as np
 __all__ = ["load_csv"]
 
 # Spellings of "no value" in exported tables; compared after strip() and lower().
-_MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+_MISSING = frozenset({"", "na", "n/a", "nan", "+nan", "-nan", "null", "none", "?"})
 
 
 def load_csv(
@@ -148,7 +148,7 @@ def _features(
         X = np.array(table, dtype=np.float64).reshape(len(rows), len(cols))
     except ValueError:
         X = None
-    if X is not None and not np.isnan(X).any():
+    if X is not None and np.isfinite(X).all():
         return X
     for line, row in rows:
         for j in cols:
@@ -156,13 +156,15 @@ def _features(
             if cell.strip().lower() in _MISSING:
                 raise ValueError(f"{_where(fname, line, names, j)}: missing value {cell!r}")
             try:
-                float(cell)
+                value = float(cell)
             except ValueError:
                 raise ValueError(
                     f"{_where(fname, line, names, j)}: {cell!r} is not a number (features "
                     f"must be numeric)"
                 ) from None
-    raise AssertionError("load_csv: unreachable")  # pragma: no cover
+            if not np.isfinite(value):  # inf, 1e400, or a NaN spelling not listed as missing
+                raise ValueError(f"{_where(fname, line, names, j)}: {cell!r} is not finite")
+    raise AssertionError("load_csv: a non-finite cell was not found")  # pragma: no cover
 
 
 def _target(

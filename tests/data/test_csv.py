@@ -140,3 +140,11 @@ def test_not_utf8(tmp_path):
 def test_name_target_without_header(tmp_path):
     message = fault(tmp_path, "1,2\n", target="y", header=False)
     assert "target='y' is a column name, but header=False" in message
+
+
+@pytest.mark.parametrize("cell", ["+nan", "-nan", "inf", "-Infinity", "1e400"])
+def test_signed_nans_and_infinities_are_refused_with_line_and_column(tmp_path, cell):
+    path = tmp_path / "t.csv"
+    path.write_text(f"a,b,label\n1,2,x\n3,{cell},y\n")
+    with pytest.raises(ValueError, match=r"line 3, column 'b' \(column 2\)"):
+        load_csv(path, target="label")

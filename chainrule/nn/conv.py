@@ -71,6 +71,13 @@ class _ConvNd(Module):
 
     nd = 2
     transposed = False
+    function: Any = None  # conv1d, conv2d or conv3d
+
+    def forward(self, x: Any) -> Tensor:
+        p = self._parameters
+        x, padding = self._padded(x)
+        return self.function(x, p["weight"], p["bias"], self.stride, padding, self.dilation,
+                             self.groups)  # fmt: skip
 
     def __init__(
         self,
@@ -205,6 +212,7 @@ class Conv1d(_ConvNd):
     """
 
     nd = 1
+    function = staticmethod(conv1d)
 
     def __init__(
         self,
@@ -222,11 +230,6 @@ class Conv1d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, dtype)  # fmt: skip
 
-    def forward(self, x: Any) -> Tensor:
-        p = self._parameters
-        x, padding = self._padded(x)
-        return conv1d(x, p["weight"], p["bias"], self.stride, padding, self.dilation,
-                      self.groups)  # fmt: skip
 
 
 class Conv2d(_ConvNd):
@@ -262,6 +265,7 @@ class Conv2d(_ConvNd):
     """
 
     nd = 2
+    function = staticmethod(conv2d)
 
     def __init__(
         self,
@@ -279,11 +283,6 @@ class Conv2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, dtype)  # fmt: skip
 
-    def forward(self, x: Any) -> Tensor:
-        p = self._parameters
-        x, padding = self._padded(x)
-        return conv2d(x, p["weight"], p["bias"], self.stride, padding, self.dilation,
-                      self.groups)
 
 
 class Conv3d(_ConvNd):
@@ -314,6 +313,7 @@ class Conv3d(_ConvNd):
     """
 
     nd = 3
+    function = staticmethod(conv3d)
 
     def __init__(
         self,
@@ -331,11 +331,6 @@ class Conv3d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, dtype)  # fmt: skip
 
-    def forward(self, x: Any) -> Tensor:
-        p = self._parameters
-        x, padding = self._padded(x)
-        return conv3d(x, p["weight"], p["bias"], self.stride, padding, self.dilation,
-                      self.groups)  # fmt: skip
 
 
 class _ConvTransposeNd(_ConvNd):

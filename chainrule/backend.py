@@ -12,6 +12,7 @@ The default floating dtype (what Python floats and lists become) also lives here
 from __future__ import annotations
 
 import contextlib
+import functools
 import types
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "register_raw",
     "get_default_dtype",
     "set_default_dtype",
+    "blas_threads",
 ]
 
 
@@ -163,6 +165,31 @@ def _cupy_namespace() -> types.SimpleNamespace:  # pragma: no cover - needs a GP
 
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 _default_dtype = np.dtype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpool_controller() -> Any:
+    # Finding the pools scans the process's loaded libraries (milliseconds): made once.
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def blas_threads(n: int) -> contextlib.AbstractContextManager[Any]:
+    """A context manager that limits every BLAS and OpenMP pool to ``n`` threads (a no-op
+    without threadpoolctl). NumPy's and SciPy's pools each take every core by default and
+    fight when both are busy; the estimators and ``chainrule train`` choose instead.
+
+    Examples
+    --------
+    >>> with blas_threads(1):
+    ...     pass
+    """
+    try:
+        controller = _threadpool_controller()
+    except ImportError:
+        return contextlib.nullcontext()
+    return controller.limit(limits=n)
 
 
 def get_default_dtype() -> np.dtype:

@@ -28,7 +28,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -45,7 +44,7 @@ import numpy as np
 from . import __version__, io, nn, optim
 from . import random as _random
 from .autodiff import no_grad
-from .backend import on_device
+from .backend import blas_threads, on_device
 from .data import (
     load_breast_cancer,
     load_digits,
@@ -276,24 +275,6 @@ def _score(task: str, out: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------------- fitting
-class _Blas:
-    """The BLAS thread count while training (threadpoolctl, when installed). The default is
-    one: these models' matrices are small, and NumPy's and SciPy's pools otherwise fight over a
-    small machine's cores (benchmarks/RESULTS_cli.md has the measured effect)."""
-
-    _controller: Any = None
-
-    @classmethod
-    def threads(cls, n: int) -> Any:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            return contextlib.nullcontext()
-        if cls._controller is None:
-            cls._controller = ThreadpoolController()
-        return cls._controller.limit(limits=n)
-
-
 def _penalised_fit(
     net: Any, X: np.ndarray, y: np.ndarray, task: str, alpha: float, move: Any
 ) -> list[float]:
@@ -676,7 +657,7 @@ def train(
     through :class:`chainrule.tables.TableEncoder` (fitted on the training part). ``epochs``
     is the networks' maximum (default MAX_EPOCHS; they stop early on a validation part).
     ``device="cuda"`` (or ``"cuda:N"``) trains on a GPU through CuPy. ``threads`` is the
-    BLAS thread count while training (default 1, see ``_Blas``).
+    BLAS thread count while training (default 1: see benchmarks/RESULTS_cli.md).
 
     Returns
     -------
@@ -742,7 +723,7 @@ def train(
     if kind in (linear, "auto") and lr != 1e-3 and kind != "auto":
         notes.append(f"--lr is not used by {kind}: it is fitted to its optimum by L-BFGS")
 
-    with context, _Blas.threads(threads):
+    with context, blas_threads(threads):
         if kind in ("mlp", "cnn"):
             fit = _fit_network(kind, hidden_l, Xf, yf, Xv, yv, tgt.task, n_outputs, lr,
                                batch_size, max_epochs, seed, progress, move, device)  # fmt: skip

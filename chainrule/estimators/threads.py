@@ -9,20 +9,11 @@ as long as a whole small fit), so the controller is made once and reused.
 from __future__ import annotations
 
 import contextlib
-import functools
 from typing import Any
 
-try:
-    from threadpoolctl import ThreadpoolController
-except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-    ThreadpoolController = None
+from ..backend import blas_threads
 
 __all__ = ["one_blas_thread"]
-
-
-@functools.lru_cache(maxsize=1)
-def _controller() -> Any:
-    return ThreadpoolController()
 
 
 def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
@@ -34,6 +25,4 @@ def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
     >>> with one_blas_thread():
     ...     pass
     """
-    if ThreadpoolController is None:
-        return contextlib.nullcontext()
-    return _controller().limit(limits=1)
+    return blas_threads(1)

@@ -18,10 +18,12 @@ recorded as calls: the replay hands them the replayed gradients and runs them as
 Draws from chainrule's global generator (dropout) are replayed as draws.
 
 The replay is one generated Python function, a line per NumPy call. Before it is generated,
-calls whose results nothing reads are dropped, constant arrays (``arange(n)``) are made once,
-and a chain of elementwise calls is evaluated in place in one buffer (``out=`` the operand
-read for the last time). None of these changes a result bit: every call that remains computes
-what it computed eagerly, on the same values, in the same order.
+calls whose results nothing reads are dropped, constant arrays (``arange(n)``, the
+``ones_like`` seed of ``backward`` and what is computed from constants alone) are made once,
+a chain of elementwise calls is evaluated in place in one buffer (``out=`` the operand read
+for the last time), and each temporary is released right after the call that reads it last.
+None of these changes a result bit: every call that remains computes what it computed eagerly,
+on the same values, in the same order.
 
 Python reads of traced values (``bool``, ``int``, ``float``, ``.item()``: a branch on a
 value, cross-entropy's check of the largest label) are specialised and guarded, and checked
@@ -137,9 +139,12 @@ class _Guard:
     def __call__(self, value: Any) -> None:
         got = self.read(value if value.__class__ is _ndarray else _asarray(value))
         if got != self.expected:
-            if self.late:
-                raise TraceError(_CONTROL.format(what=self.what, old=self.expected, new=got))
-            raise _GuardFailed
+            self.failed(got)
+
+    def failed(self, got: Any) -> None:
+        if self.late:
+            raise TraceError(_CONTROL.format(what=self.what, old=self.expected, new=got))
+        raise _GuardFailed
 
 
 class _Traced(np.ndarray):
@@ -243,6 +248,8 @@ _FRESH = {
     np.zeros, np.empty, np.ones, np.full, np.eye, np.identity, np.arange, np.zeros_like,
     np.empty_like, np.ones_like, np.full_like, np.copy,
 }  # fmt: skip
+# Calls whose result depends on their operands' shapes and dtypes only, never their values.
+_VALUE_FREE = {np.zeros_like, np.ones_like}
 
 
 class _Tracer:
@@ -459,14 +466,18 @@ class _Read:
     def __call__(self) -> Any:
         arr = _DATA.__get__(self.tensor, Tensor)
         if arr.__class__ is not _ndarray or arr.shape != self.shape or arr.dtype != self.dtype:
-            if self.late:
-                raise TraceError(
-                    f"compile: a tensor read inside the step changed from shape {self.shape} "
-                    f"{self.dtype} to {getattr(arr, 'shape', '?')} {getattr(arr, 'dtype', '?')} "
-                    "after the step had already written state; it cannot be replayed"
-                )
-            raise _GuardFailed
+            self.failed(arr)
         return arr
+
+    def failed(self, arr: Any) -> None:
+        """The tensor now holds an array of another shape, dtype or kind: not this trace."""
+        if self.late:
+            raise TraceError(
+                f"compile: a tensor read inside the step changed from shape {self.shape} "
+                f"{self.dtype} to {getattr(arr, 'shape', '?')} {getattr(arr, 'dtype', '?')} "
+                "after the step had already written state; it cannot be replayed"
+            )
+        raise _GuardFailed
 
 
 def _same_view(a: _ndarray, b: _ndarray) -> bool:
@@ -896,19 +907,33 @@ class _Program:
                 viewed.update(_slots_in(op[1][0], []))
             else:
                 viewed.update(used)
-        # 2. constants made once
+        # 2. constants made once: a creator with no traced operand (``arange(n)``), a
+        # ``ones_like`` of anything (its value is fixed by the operand's shape and dtype, which
+        # the trace fixes: the seed of ``backward``), and a pure elementwise call whose
+        # operands are all such constants (the seed divided by n in ``mean``'s rule). The
+        # trace computed each of them; its value is what every replay would compute.
         self.init: list[Any] = [None] * self.n
         hoisted = []
         for k, (op, used) in enumerate(zip(ops, uses)):
-            outs = op[3]
+            func, outs = op[0], op[3]
+            if outs.__class__ is tuple and len(outs) == 2 and outs[0] == "scalar":
+                outs = outs[1]
+            uf = _ufunc_of(func)
             if (
-                not used
-                and outs.__class__ is _Slot
-                and op[0] in _FRESH
+                outs.__class__ is _Slot
+                and "out" not in op[2]
+                and (
+                    (not used and func in _FRESH)
+                    or func in _VALUE_FREE
+                    or (
+                        uf is not None and func == uf.__call__
+                        and all(self.init[i] is not None for i in used)
+                    )
+                )
                 and outs.i not in escaped
                 and outs.i not in viewed
                 and not _written(ops, uses, outs.i)
-            ):
+            ):  # fmt: skip
                 self.init[outs.i] = _plain(tracer.values[outs.i])
                 hoisted.append(k)
         for k in reversed(hoisted):
@@ -1018,41 +1043,97 @@ def _generate(
     for i, v in enumerate(init):
         if v is not None:
             names[f"h{i}"] = v
+    # Each local is deleted after the call that reads it last (as a NumPy program's
+    # temporaries die at the end of their expression): NumPy's allocator then hands the
+    # freed memory, still in cache, to the next result, and the replay's peak memory is the
+    # eager step's, not the sum of every value it made.
+    keep = set(_slots_in(_out_slots(out_template), []))
+    last: dict[int, int] = {}
+    for k, (_func, targs, tkwargs, outs) in enumerate(ops):
+        for i in _slots_in((targs, tkwargs), []):
+            last[i] = k
+        if outs is not None:
+            for i in _slots_in(outs[1] if outs.__class__ is tuple and outs and outs[0] == "scalar"
+                               else outs, []):  # fmt: skip
+                last.setdefault(i, k)  # made and never read: dropped at once
+    dies: dict[int, list[int]] = {}
+    for i, k in last.items():
+        if i not in keep and init[i] is None:
+            dies.setdefault(k, []).append(i)
+    names["_dget"] = _DATA.__get__
+    names["_T"] = Tensor
+    names["_nd"] = _ndarray
     lines = [f"def _replay({', '.join(f'a{k}' for k in range(len(arg_slots)))}):"]
     lines += [f"    v{slot} = a{k}" for k, slot in enumerate(arg_slots)]
     for k, (func, targs, tkwargs, outs) in enumerate(ops):
-        if func is _ALIAS:
-            lines.append(f"    v{outs.i} = {expr(targs[0])}")
-            continue
-        names[f"f{k}"] = func
-        parts = [expr(a) for a in targs]
-        uf = _ufunc_of(func)
-        if (
-            uf is not None and func == uf.__call__ and list(tkwargs) == ["out"]
-            and uf is not np.maximum and uf is not np.minimum  # deprecated positionally
-            and len(tkwargs["out"]) == 1 and len(targs) == uf.nin
-        ):  # fmt: skip
-            parts.append(expr(tkwargs["out"][0]))  # out as a positional argument: faster
-            tkwargs = {}
-        if all(isinstance(key, str) and key.isidentifier() for key in tkwargs):
-            parts += [f"{key}={expr(v)}" for key, v in tkwargs.items()]
-        elif tkwargs:
-            parts.append("**" + expr(tkwargs))
-        call = f"f{k}({', '.join(parts)})"
-        if outs is None:
-            lines.append(f"    {call}")
-        elif outs.__class__ is _Slot:
-            lines.append(f"    v{outs.i} = {call}")
-        elif outs[0] == "scalar":
-            lines.append(f"    v{outs[1].i} = _asarray({call})")
-        else:
-            lines.append(f"    {expr(outs)} = {call}")
+        _emit(k, func, targs, tkwargs, outs, names, lines, expr, const)
+        if k in dies:
+            lines.append("    del " + ", ".join(f"v{i}" for i in sorted(dies[k])))
     lines.append(f"    return {_build_expr(out_template, expr, const)}")
     source = "\n".join(lines)
     names["__source__"] = source
     code = builtins.compile(source, "<chainrule.compile replay>", "exec")
     exec(code, names)  # noqa: S102 - our own generated source
     return names["_replay"]
+
+
+def _emit(
+    k: int,
+    func: Any,
+    targs: Any,
+    tkwargs: Any,
+    outs: Any,
+    names: dict[str, Any],
+    lines: list[str],
+    expr: Callable[[Any], str],
+    const: Callable[[Any], str],
+) -> None:
+    """The line(s) of the replay for call ``k``."""
+    if func is _ALIAS:
+        lines.append(f"    v{outs.i} = {expr(targs[0])}")
+        return
+    cls = func.__class__
+    if cls is _Read:  # inline: a slot read and three compares, no Python call
+        v = f"v{outs.i}"
+        names[f"t{k}"], names[f"s{k}"], names[f"d{k}"], names[f"f{k}"] = (
+            func.tensor, func.shape, func.dtype, func
+        )
+        lines.append(f"    {v} = _dget(t{k}, _T)")
+        lines.append(
+            f"    if {v}.__class__ is not _nd or {v}.shape != s{k} or "
+            f"({v}.dtype is not d{k} and {v}.dtype != d{k}): f{k}.failed({v})"
+        )
+        return
+    if cls is _Guard:
+        v = expr(targs[0])
+        names[f"r{k}"], names[f"e{k}"], names[f"f{k}"] = func.read, func.expected, func
+        lines.append(f"    g = r{k}({v} if {v}.__class__ is _nd else _asarray({v}))")
+        lines.append(f"    if g != e{k}: f{k}.failed(g)")
+        return
+    uf = _ufunc_of(func)
+    # a ufunc's own call (vectorcall) is faster than its bound __call__ (a method-wrapper)
+    names[f"f{k}"] = uf if uf is not None and func == uf.__call__ else func
+    parts = [expr(a) for a in targs]
+    if (
+        uf is not None and func == uf.__call__ and list(tkwargs) == ["out"]
+        and uf is not np.maximum and uf is not np.minimum  # deprecated positionally
+        and len(tkwargs["out"]) == 1 and len(targs) == uf.nin
+    ):  # fmt: skip
+        parts.append(expr(tkwargs["out"][0]))  # out as a positional argument: faster
+        tkwargs = {}
+    if all(isinstance(key, str) and key.isidentifier() for key in tkwargs):
+        parts += [f"{key}={expr(v)}" for key, v in tkwargs.items()]
+    elif tkwargs:
+        parts.append("**" + expr(tkwargs))
+    call = f"f{k}({', '.join(parts)})"
+    if outs is None:
+        lines.append(f"    {call}")
+    elif outs.__class__ is _Slot:
+        lines.append(f"    v{outs.i} = {call}")
+    elif outs[0] == "scalar":
+        lines.append(f"    v{outs[1].i} = _asarray({call})")
+    else:
+        lines.append(f"    {expr(outs)} = {call}")
 
 
 def _tensor_of(value: Any) -> Tensor:

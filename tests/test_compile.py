@@ -349,6 +349,61 @@ def test_long_chain_replays_in_place():
     assert c.ops <= 6 * 200 + 10  # hand NumPy's count: no bookkeeping, no gradient copies
 
 
+def test_replay_frees_each_temporary_after_its_last_use():
+    import tracemalloc
+
+    n = 250_000  # 1 MB of float32 per array
+
+    def chain(x):
+        y = x
+        for _ in range(12):
+            y = y[::-1] + 1.0  # a view, then a new array: nothing is evaluated in place
+        return y.sum()
+
+    c = cr.compile(chain)
+    x = np.ones(n, np.float32)
+    c(x)  # the trace
+    tracemalloc.start()
+    try:
+        result = c(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert float(result) == 13.0 * n
+    assert peak < 4 * 4 * n  # at most a few arrays alive at once, not all twelve
+
+
+def test_constants_of_the_backward_walk_are_made_once():
+    w = cr.tensor(RNG.standard_normal(5), requires_grad=True)
+
+    def step(x):
+        loss = (x * w).mean()  # backward seeds ones_like(loss), then mean's rule divides it by n
+        loss.backward()
+        g = w.grad
+        w.grad = None
+        return loss, g
+
+    c = cr.compile(step)
+    x = RNG.standard_normal((4, 5))
+    for _ in range(3):
+        a, b = step(x), c(x)
+        np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+        np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
+    program = next(iter(c._cache.values()))[0]
+    funcs = [op[0] for op in program.calls]
+    assert np.ones_like not in funcs
+    w2 = cr.tensor(RNG.standard_normal(5), requires_grad=True)
+
+    def written(x):
+        seed = np.ones_like(x)  # a value-free creator that is then written: not a constant
+        seed[0] = 5.0
+        return (cr.tensor(seed) * x).sum() + (w2 * 0).sum()
+
+    c2 = cr.compile(written)
+    x = np.arange(3.0)
+    assert float(c2(x)) == float(c2(x)) == float(written(x)) == 0 + 1 + 2
+
+
 def test_a_trace_leaves_other_threads_eager_work_alone():
     import threading
 

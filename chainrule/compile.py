@@ -887,26 +887,7 @@ class _Program:
                 live.update(uses[k])
         ops = [op for op, kept in zip(ops, keep) if kept]
         uses = [u for u, kept in zip(uses, keep) if kept]
-        # Which slots are fresh arrays (made by a ufunc or a creator, never a view), and which
-        # are read by a call that may return a view of them (then they are never reused).
-        fresh: set[int] = set()
-        viewed: set[int] = set()
-        for op, used in zip(ops, uses):
-            outs = op[3]
-            if outs is None:
-                continue
-            if outs.__class__ is tuple and outs and outs[0] == "scalar":
-                outs = outs[1]
-            made = _slots_in(outs, [])
-            if _ufunc_of(op[0]) is not None or op[0] in _FRESH or isinstance(op[0], _Draw):
-                if "out" not in op[2]:
-                    fresh.update(made)
-            elif op[0] in _FRESH_METHODS:
-                fresh.update(made)
-            elif op[0] is _GETITEM:  # a view of the array indexed, never of the index
-                viewed.update(_slots_in(op[1][0], []))
-            else:
-                viewed.update(used)
+        fresh, viewed = _fresh_and_viewed(ops, uses)
         # 2. constants made once: a creator with no traced operand (``arange(n)``), a
         # ``ones_like`` of anything (its value is fixed by the operand's shape and dtype, which
         # the trace fixes: the seed of ``backward``), and a pure elementwise call whose
@@ -942,8 +923,27 @@ class _Program:
         const = {i for i, v in enumerate(self.init) if v is not None}
         fresh -= const
         # 2b. the same call on the same operands made twice (softmax recomputed by the
-        # cross-entropy's rule) is made once, where no operand nor result is ever written
-        ops, uses = _common_calls_merged(ops, escaped)
+        # cross-entropy's rule) is made once, where no operand nor result is ever written;
+        # elementwise writes into private arrays are made new values first, so that a chain
+        # of them computed twice is merged too
+        results = set(arg_slots) | set(_slots_in(_out_slots(out_template), []))
+        pinned = set(results)
+        for op, used in zip(ops, uses):
+            if op[3] is None and not (_ufunc_of(op[0]) is not None and list(op[2]) == ["out"]):
+                pinned.update(used)
+        ops, extra = _writes_as_new_values(ops, fresh, pinned, self.n, shapes)
+        shapes += [shapes[i] for i in extra]
+        self.init += [None] * len(extra)
+        self.n += len(extra)
+        escaped = set(results)
+        for op in ops:
+            if op[3] is None:
+                escaped.update(_slots_in((op[1], op[2]), []))
+        ops, uses = _common_calls_merged(ops, escaped, self.init)
+        ops = _dead_calls_dropped(ops, results)
+        uses = [_slots_in((op[1], op[2]), []) for op in ops]
+        fresh, viewed = _fresh_and_viewed(ops, uses)
+        fresh -= const
         # 3. elementwise results written into an operand read for the last time
         last: dict[int, int] = {}
         for k, used in enumerate(uses):
@@ -1009,6 +1009,104 @@ class _Program:
 
     def build(self, values: list[Any]) -> Any:
         return _build(self.out_template, values)
+
+
+def _fresh_and_viewed(ops: list[list[Any]], uses: list[list[int]]) -> tuple[set[int], set[int]]:
+    """Which slots are fresh arrays (made by a ufunc or a creator, never a view), and which
+    are read by a call that may return a view of them (then they are never reused)."""
+    fresh: set[int] = set()
+    viewed: set[int] = set()
+    for op, used in zip(ops, uses):
+        outs = op[3]
+        if outs is None:
+            continue
+        if outs.__class__ is tuple and outs and outs[0] == "scalar":
+            outs = outs[1]
+        made = _slots_in(outs, [])
+        if _ufunc_of(op[0]) is not None or op[0] in _FRESH or isinstance(op[0], _Draw):
+            if "out" not in op[2]:
+                fresh.update(made)
+        elif op[0] in _FRESH_METHODS:
+            fresh.update(made)
+        elif op[0] is _GETITEM:  # a view of the array indexed, never of the index
+            viewed.update(_slots_in(op[1][0], []))
+        else:
+            viewed.update(used)
+    return fresh, viewed
+
+
+def _same_result(
+    uf: Any, targs: Any, into: tuple[Any, Any], shapes: list[Any], n: int, extra: list[int]
+) -> bool:
+    """Whether ``uf(*targs)`` makes an array of ``into``'s shape and dtype, as ``out=`` did
+    (no broadcast to a larger shape, no promotion that the cast into ``out`` undid)."""
+    dummies = []
+    dims = []
+    for a in targs:
+        if a.__class__ is _Slot:
+            shape, dtype = shapes[extra[a.i - n] if a.i >= n else a.i]
+            dummies.append(np.zeros((1,) * len(shape), dtype))
+            dims.append(shape)
+        elif isinstance(a, (bool, int, float, complex)):
+            dummies.append(a)  # weak: takes the array's dtype, as in the call
+        elif isinstance(a, (_ndarray, np.generic)):
+            dummies.append(np.zeros((1,) * a.ndim, a.dtype))
+            dims.append(a.shape)
+        else:
+            return False
+    try:
+        with np.errstate(all="ignore"):
+            dtype = uf(*dummies).dtype
+        shape = np.broadcast_shapes(*dims)
+    except (TypeError, ValueError):
+        return False
+    return shape == into[0] and dtype == into[1]
+
+
+def _writes_as_new_values(
+    ops: list[list[Any]], fresh: set[int], pinned: set[int], n: int, shapes: list[Any]
+) -> tuple[list[list[Any]], list[int]]:
+    """``ops`` with each elementwise write into a private array (``maximum(m, x, out=m)``, a
+    running maximum) made a call with a new result slot, which later calls read instead.
+
+    Then the same computation written twice (softmax's row maximum, in the loss and again in
+    its rule) is the same chain of calls twice, which :func:`_common_calls_merged` makes once;
+    the in-place rewrite after it writes into dead buffers again where it can. A write is
+    renamed only into an array that is fresh, that nothing outside the step sees (``pinned``:
+    arguments, results, Python calls) and of which no view was taken yet (a view would see the
+    write). Returns the new ops and, for each new slot ``n + j``, the slot it replaces."""
+    rename: dict[int, int] = {}
+    viewed: set[int] = set()
+    extra: list[int] = []
+    out_ops = []
+    for op in ops:
+        func, targs, tkwargs, outs = op
+        targs, tkwargs = _renamed(targs, rename), _renamed(tkwargs, rename)
+        op = [func, targs, tkwargs, outs]
+        uf = _ufunc_of(func)
+        target = tkwargs.get("out") if tkwargs.__class__ is dict else None
+        if (
+            outs is None and uf is not None and func == uf.__call__ and uf.nout == 1
+            and uf.signature is None and list(tkwargs) == ["out"] and target.__class__ is tuple
+            and len(target) == 1 and target[0].__class__ is _Slot
+        ):  # fmt: skip
+            a = target[0].i
+            original = extra[a - n] if a >= n else a
+            if (
+                original in fresh and original not in pinned and a not in viewed
+                and _same_result(uf, targs, shapes[original], shapes, n, extra)
+            ):  # fmt: skip
+                new = _Slot(n + len(extra))
+                extra.append(original)
+                rename[original] = new.i
+                out_ops.append([func, targs, {}, new])
+                continue
+        if outs is not None and not (
+            uf is not None or func in _FRESH or func in _FRESH_METHODS or isinstance(func, _Draw)
+        ):
+            viewed.update(_slots_in(targs[:1] if func is _GETITEM else (targs, tkwargs), []))
+        out_ops.append(op)
+    return out_ops, extra
 
 
 def _generate(
@@ -1155,20 +1253,25 @@ def _build_expr(template: Any, expr: Callable[[Any], str], const: Callable[[Any]
     return f"[{items}]" if kind is list else f"({items})"
 
 
-def _sig(template: Any) -> Any:
-    """A hashable stand-in for an operand template: slots by number, immutable constants by
-    value, anything else by identity (the same object)."""
+def _sig(template: Any, init: list[Any]) -> Any:
+    """A hashable stand-in for an operand template: slots by number (constants made once by
+    value, when small), immutable constants by value, anything else by identity."""
     cls = template.__class__
     if cls is _Slot:
+        c = init[template.i]
+        if c is not None and c.size <= 1024:  # two ``ones(10)`` made by two rules are one
+            return ("c", c.shape, c.dtype.str, c.tobytes())
         return ("s", template.i)
     if cls is tuple or cls is list:
-        return (cls.__name__, *(_sig(t) for t in template))
+        return (cls.__name__, *(_sig(t, init) for t in template))
     if cls is dict:
-        return ("d", *sorted((k, _sig(v)) for k, v in template.items()))
+        return ("d", *sorted((k, _sig(v, init)) for k, v in template.items()))
     if template is None or cls in (bool, int, float, str, np.dtype):
         return ("v", cls, template)
     if cls is slice:
-        return ("sl", _sig(template.start), _sig(template.stop), _sig(template.step))
+        return (
+            "sl", _sig(template.start, init), _sig(template.stop, init), _sig(template.step, init)
+        )  # fmt: skip
     return ("id", id(template))
 
 
@@ -1185,7 +1288,7 @@ def _renamed(template: Any, rename: dict[int, int]) -> Any:
 
 
 def _common_calls_merged(
-    ops: list[list[Any]], escaped: set[int]
+    ops: list[list[Any]], escaped: set[int], init: list[Any]
 ) -> tuple[list[list[Any]], list[list[int]]]:
     """``ops`` with repeated pure calls (a ufunc, an indexing) made once. A slot and every
     slot that may be a view of it form a group; a call is merged only if no slot in its
@@ -1227,7 +1330,7 @@ def _common_calls_merged(
             and find(outs.i) not in mutated
             and all(find(i) not in mutated for i in _slots_in((targs, tkwargs), []))
         ):
-            key = (func, _sig(targs), _sig(tkwargs))
+            key = (func, _sig(targs, init), _sig(tkwargs, init))
             if key in seen:
                 rename[outs.i] = seen[key]
                 continue

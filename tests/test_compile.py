@@ -404,6 +404,64 @@ def test_constants_of_the_backward_walk_are_made_once():
     assert float(c2(x)) == float(c2(x)) == float(written(x)) == 0 + 1 + 2
 
 
+def test_softmax_of_the_loss_and_of_its_rule_is_computed_once():
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 10))
+
+    def step(x, y):
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        grads = [p.grad for p in model.parameters()]
+        for p in model.parameters():
+            p.grad = None
+        return loss, grads
+
+    c = cr.compile(step)
+    x = RNG.standard_normal((16, 6)).astype(np.float32)
+    y = np.arange(16) % 10
+    for _ in range(3):
+        (la, ga), (lb, gb) = step(x, y), c(x, y)
+        np.testing.assert_array_equal(la.numpy(), lb.numpy())
+        for a, b in zip(ga, gb):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    calls = next(iter(c._cache.values()))[0].calls
+    ufuncs = [op[0].__self__ for op in calls if getattr(op[0], "__name__", "") == "__call__"]
+    assert ufuncs.count(np.exp) == 1  # eagerly twice: in the loss, and again in its rule
+    assert ufuncs.count(np.maximum) == 9 + 1  # one row maximum over 10 classes, and the relu
+
+
+def test_a_write_into_an_array_is_not_moved_where_it_would_change_a_value():
+    def step(x):
+        m = np.zeros(3, np.float32)
+        np.add(m, x, out=m)  # float64 x added into float32 m: cast on the way in
+        y = m * 1.0
+        np.multiply(m, 2.0, out=m)  # seen through y? no: y is a new array
+        v = m[:2]  # a view taken before the next write sees that write
+        np.add(m, 1.0, out=m)
+        return cr.tensor(y), cr.tensor(v.copy()), cr.tensor(m)
+
+    c = cr.compile(step)
+    x = np.array([0.1, 0.2, 0.3])
+    for _ in range(3):
+        for a, b in zip(step(x), c(x)):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_a_write_is_a_new_value_only_where_the_call_alone_makes_the_same_array():
+    compile_mod = __import__("sys").modules["chainrule.compile"]
+    same, slot = compile_mod._same_result, compile_mod._Slot
+    f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
+    shapes = [((4, 3), f32), ((4, 3), f64), ((3,), f32), ((1, 3), f32)]
+    into = shapes[0]
+    assert same(np.add, (slot(0), slot(2)), into, shapes, 99, [])
+    assert same(np.add, (slot(0), 2.5), into, shapes, 99, [])  # a Python float takes f32
+    assert not same(np.add, (slot(0), slot(1)), into, shapes, 99, [])  # out= cast f64 back
+    assert not same(np.add, (slot(0), np.float64(2.5)), into, shapes, 99, [])  # strong scalar
+    assert not same(np.exp, (slot(3),), into, shapes, 99, [])  # out= broadcast it to (4, 3)
+    assert not same(np.greater, (slot(0), 0.0), into, shapes, 99, [])  # bool, cast into f32
+    assert same(np.add, (slot(5), slot(2)), into, shapes, 5, [0])  # slot 5 replaced slot 0
+
+
 def test_a_trace_leaves_other_threads_eager_work_alone():
     import threading
 

@@ -20,9 +20,10 @@ forward map (gather / window sum), so these have second derivatives too.
 Windows are strided views (``as_strided``); Python loops run only over the kh*kw kernel
 offsets (9 for 3x3), never over pixels or the batch. Stride-1, one-group convolutions with
 enough rows in the product (C_in*kh*kw) use a "flat" layout instead, channels first with each
-padded image laid out row after row, where im2col copies and col2im adds contiguous runs of
-Ho*Wp elements and each direction is a single matrix product over the whole batch (see
-``_flat``); on the CNN example's layers it is 1.3x (forward) to 3x (input gradient) faster.
+image laid out row after row (the horizontal padding made by zeroing the reads that cross an
+edge, so no product is widened by pad columns), where im2col copies and col2im adds contiguous
+runs of Ho*Wo elements and each direction is a single matrix product over the whole batch (see
+``_flat``); a recorded node keeps its im2col for the weight gradient.
 
 The rest of the family is built on these rules, so the rule table stays small:
 
@@ -176,17 +177,25 @@ def _cols(
     return cols, ho, wo
 
 
-# Stride 1, one group, enough rows in the product: the "flat" layout. Each channel's padded
-# images are laid end to end, row after row, so that a kernel offset (p, q) is one shift of
-# the whole flat array by p*dh*Wp + q*dw. Outputs are computed on the padded width Wp (the
-# last Wp - Wo columns of each row straddle two rows and are dropped), which turns im2col into
-# a copy of contiguous runs of Ho*Wp elements and col2im into kh*kw adds of such runs, instead
-# of runs of Wo. One matrix product per direction: (O, K) @ (K, N*Ho*Wp).
+# Stride 1, one group, enough rows in the product: the "flat" layout. Each channel's images
+# are laid end to end, row after row with a pitch of P = max(W, Wo) elements and zero rows
+# above and below for the vertical padding, so that a kernel offset (p, q) is one shift of
+# the whole flat array by p*dh*P + q*dw - pl. Outputs are computed on rows of P (= Wo unless
+# the kernel narrows the image; then the last W - Wo columns of each row are dropped), which
+# turns im2col into a copy of contiguous runs of Ho*P elements and col2im into kh*kw adds of
+# such runs, instead of runs of Wo. A shifted run reads across the left and right edges into
+# the neighbouring row: the horizontal padding is made by zeroing those reads (_flat_edges)
+# rather than by storing pad columns, which would widen every product by (pl + pr) / Wo (25%
+# on 3x3 kernels over 8x8 images). One matrix product per direction: (O, K) @ (K, N*Ho*P).
 # Below these K = C_in*kh*kw the transposes in and out of the layout cost more than they save
 # (measured on 1 thread, batches of 8x8 and 28x28 images): col2im gains from K ~ 32, the
 # forward and the weight gradient (whose general path is one batched product) from K ~ 96.
 _FLAT_MIN_K = 96
 _FLAT_MIN_K_INPUT = 32
+#: The forward keeps its im2col for the weight gradient up to this size (one layer's; larger
+#: ones are rebuilt in backward, as the memory of a deep net's forward would be dominated by
+#: them). The CNN example's layers need 2 to 5 MB.
+_SAVE_COLS_MAX_BYTES = 64 << 20
 
 
 def _flat(xp: Any, cfg: ConvCfg, w_shape: tuple[int, ...], min_k: int | None = None) -> bool:
@@ -196,46 +205,94 @@ def _flat(xp: Any, cfg: ConvCfg, w_shape: tuple[int, ...], min_k: int | None = N
     )  # fmt: skip
 
 
+class _FlatSaved:
+    """What a flat conv2d node keeps for its rules on an ordinary backward: the forward's
+    im2col (the weight gradient's operand, so it is not built twice) and the incoming
+    gradient in the flat layout (shared by the input and weight gradients)."""
+
+    __slots__ = ("cols", "g", "g_flat")
+
+    def __init__(self) -> None:
+        self.cols = self.g = self.g_flat = None
+
+
 def _flat_geometry(
     x_shape: tuple[int, ...], kh: int, kw: int, cfg: ConvCfg
-) -> tuple[int, int, int, int, int]:
-    """(Hp, Wp, Ho, Wo, S): padded size, output size, and the flat length per image (the
-    padded plane plus the overhang of the last shift)."""
+) -> tuple[int, int, int, int]:
+    """(Ho, Wo, P, S): output size, the row pitch, and the flat length per image (the left
+    margin, the padded rows, and the overhang of the last shift)."""
     _, ((pt, pb), (pl, pr)), (dh, dw), _ = cfg
-    hp, wp = x_shape[2] + pt + pb, x_shape[3] + pl + pr
-    ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
-    return hp, wp, ho, wo, hp * wp + dw * (kw - 1)
+    hp, w = x_shape[2] + pt + pb, x_shape[3]
+    ho, wo = hp - dh * (kh - 1), w + pl + pr - dw * (kw - 1)
+    pitch = max(w, wo)
+    return ho, wo, pitch, hp * pitch + max(pl, dw * (kw - 1))
+
+
+def _flat_edges(a: Any, w: int, kw: int, dw: int, pl: int, wo: int) -> None:
+    """Zero, in ``a`` (C, kh, kw, N, Ho, P), the entries whose input column ``j + q*dw - pl``
+    lies outside [0, W): the reads that crossed into the neighbouring row (the padding)."""
+    for q in range(kw):
+        s = q * dw - pl
+        lo, hi = min(wo, max(0, -s)), max(0, w - s)
+        if lo:
+            a[:, :, q, :, :, :lo] = 0
+        if hi < wo:
+            a[:, :, q, :, :, hi:wo] = 0
+
+
+def _flat_buffer(x_shape: tuple[int, ...], dtype: Any, kh: int, kw: int, cfg: ConvCfg):
+    """A zero flat buffer (C, N, S) and the view of its image pixels (C, N, H, W)."""
+    _, ((pt, _), (pl, _)), _, _ = cfg
+    n, c, h, w = x_shape
+    _, _, pitch, s = _flat_geometry(x_shape, kh, kw, cfg)
+    buf = NP.zeros((c, n, s), dtype)
+    pixels = buf[:, :, pl + pt * pitch : pl + (pt + h) * pitch].reshape((c, n, h, pitch))
+    return buf, pixels[:, :, :, :w]
 
 
 def _flat_cols(x: Any, kh: int, kw: int, cfg: ConvCfg) -> Any:
-    """im2col in the flat layout: (C*kh*kw, N*Ho*Wp), rows ordered (c, p, q)."""
-    _, ((pt, _), (pl, _)), (dh, dw), _ = cfg
+    """im2col in the flat layout: (C*kh*kw, N*Ho*P), rows ordered (c, p, q)."""
+    _, (_, (pl, _)), (dh, dw), _ = cfg
     n, c, h, w = x.shape
-    hp, wp, ho, _, s = _flat_geometry(x.shape, kh, kw, cfg)
-    buf = NP.zeros((c, n, s), x.dtype)
-    plane = buf[:, :, : hp * wp].reshape((c, n, hp, wp))
-    plane[:, :, pt : pt + h, pl : pl + w] = x.transpose(1, 0, 2, 3)
+    ho, wo, pitch, _ = _flat_geometry(x.shape, kh, kw, cfg)
+    buf, pixels = _flat_buffer(x.shape, x.dtype, kh, kw, cfg)
+    pixels[...] = x.transpose(1, 0, 2, 3)
     s0, s1, s2 = buf.strides
     view = NP.lib.stride_tricks.as_strided(
-        buf, (c, kh, kw, n, ho * wp), (s0, dh * wp * s2, dw * s2, s1, s2), writeable=False
+        buf, (c, kh, kw, n, ho * pitch), (s0, dh * pitch * s2, dw * s2, s1, s2), writeable=False
     )
-    return view.reshape((c * kh * kw, n * ho * wp))
+    cols = view.reshape((c * kh * kw, n * ho * pitch))
+    _flat_edges(cols.reshape((c, kh, kw, n, ho, pitch)), w, kw, dw, pl, wo)
+    return cols
 
 
-def _flat_g(g: Any, wp: int) -> Any:
-    """``g`` (N, O, Ho, Wo) as (O, N*Ho*Wp), zeros in the dropped columns."""
+def _flat_g(g: Any, pitch: int, saved: _FlatSaved | None) -> Any:
+    """``g`` (N, O, Ho, Wo) as (O, N*Ho*P), zeros in the dropped columns; made once per
+    incoming gradient when the node keeps ``saved``."""
+    if saved is not None and saved.g is g:
+        return saved.g_flat
     n, o, ho, wo = g.shape
-    gt = NP.zeros((o, n, ho, wp), g.dtype)
-    gt[:, :, :, :wo] = g.transpose(1, 0, 2, 3)
-    return gt.reshape((o, n * ho * wp))
+    if pitch == wo:
+        gt = NP.empty((o, n, ho, wo), g.dtype)
+        NP.copyto(gt, g.transpose(1, 0, 2, 3))
+    else:
+        gt = NP.zeros((o, n, ho, pitch), g.dtype)
+        gt[:, :, :, :wo] = g.transpose(1, 0, 2, 3)
+    gt = gt.reshape((o, n * ho * pitch))
+    if saved is not None:
+        saved.g, saved.g_flat = g, gt
+    return gt
 
 
-def _flat_forward(x: Any, w: Any, b: Any, cfg: ConvCfg) -> Any:
+def _flat_forward(x: Any, w: Any, b: Any, cfg: ConvCfg, saved: _FlatSaved | None) -> Any:
     o, _, kh, kw = w.shape
     n = x.shape[0]
-    _, wp, ho, wo, _ = _flat_geometry(x.shape, kh, kw, cfg)
-    prod = NP.matmul(w.reshape((o, -1)), _flat_cols(x, kh, kw, cfg))
-    rows = prod.reshape((o, n, ho, wp))[:, :, :, :wo].transpose(1, 0, 2, 3)
+    ho, wo, pitch, _ = _flat_geometry(x.shape, kh, kw, cfg)
+    cols = _flat_cols(x, kh, kw, cfg)
+    if saved is not None and cols.nbytes <= _SAVE_COLS_MAX_BYTES:
+        saved.cols = cols
+    prod = NP.matmul(w.reshape((o, -1)), cols)
+    rows = prod.reshape((o, n, ho, pitch))[:, :, :, :wo].transpose(1, 0, 2, 3)
     out = NP.empty((n, o, ho, wo), prod.dtype if b is None else NP.result_type(prod, b))
     if b is None:
         NP.copyto(out, rows)
@@ -244,35 +301,48 @@ def _flat_forward(x: Any, w: Any, b: Any, cfg: ConvCfg) -> Any:
     return out
 
 
-def _flat_input_grad(g: Any, w: Any, x_shape: tuple[int, ...], cfg: ConvCfg) -> Any:
-    _, ((pt, _), (pl, _)), (dh, dw), _ = cfg
+def _flat_input_grad(
+    g: Any, w: Any, x_shape: tuple[int, ...], cfg: ConvCfg, saved: _FlatSaved | None = None
+) -> Any:
+    _, (_, (pl, _)), (dh, dw), _ = cfg
     n, c, h, wd = x_shape
     o, _, kh, kw = w.shape
-    hp, wp, ho, _, s = _flat_geometry(x_shape, kh, kw, cfg)
-    r = ho * wp
-    # The dropped columns of g are zeros, so their column gradients add nothing.
-    dcols = NP.matmul(w.reshape((o, -1)).T, _flat_g(g, wp)).reshape((c, kh, kw, n, r))
-    buf = NP.zeros((c, n, s), dcols.dtype)
+    ho, wo, pitch, _ = _flat_geometry(x_shape, kh, kw, cfg)
+    r = ho * pitch
+    # The dropped columns of g are zeros, so their column gradients add nothing; the reads
+    # across an edge must add nothing either, so their column gradients are zeroed.
+    dcols = NP.matmul(w.reshape((o, -1)).T, _flat_g(g, pitch, saved))
+    dcols = dcols.reshape((c, kh, kw, n, ho, pitch))
+    _flat_edges(dcols, wd, kw, dw, pl, wo)
+    buf, pixels = _flat_buffer(x_shape, dcols.dtype, kh, kw, cfg)
     for p in range(kh):
         for q in range(kw):
-            shift = p * dh * wp + q * dw
-            buf[:, :, shift : shift + r] += dcols[:, p, q]
-    plane = buf[:, :, : hp * wp].reshape((c, n, hp, wp))
-    return NP.ascontiguousarray(plane[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3))
+            shift = p * dh * pitch + q * dw
+            buf[:, :, shift : shift + r] += dcols[:, p, q].reshape((c, n, r))
+    dx = NP.empty(x_shape, dcols.dtype)
+    NP.copyto(dx, pixels.transpose(1, 0, 2, 3))
+    return dx
 
 
-def _flat_weight_grad(x: Any, g: Any, w_shape: tuple[int, ...], cfg: ConvCfg) -> Any:
+def _flat_weight_grad(
+    x: Any, g: Any, w_shape: tuple[int, ...], cfg: ConvCfg, saved: _FlatSaved | None = None
+) -> Any:
     o, _, kh, kw = w_shape
-    wp = _flat_geometry(x.shape, kh, kw, cfg)[1]
-    # The dropped columns of g are zeros, so the columns straddling two rows add nothing.
-    return NP.matmul(_flat_g(g, wp), _flat_cols(x, kh, kw, cfg).T).reshape(w_shape)
+    pitch = _flat_geometry(x.shape, kh, kw, cfg)[2]
+    cols = saved.cols if saved is not None and saved.cols is not None else None
+    if cols is None:
+        cols = _flat_cols(x, kh, kw, cfg)
+    # The dropped columns of g are zeros, so whatever cols holds there adds nothing.
+    return NP.matmul(_flat_g(g, pitch, saved), cols.T).reshape(w_shape)
 
 
-def _conv2d_forward(xp: Any, x: Any, w: Any, b: Any, cfg: ConvCfg) -> Any:
+def _conv2d_forward(
+    xp: Any, x: Any, w: Any, b: Any, cfg: ConvCfg, saved: _FlatSaved | None = None
+) -> Any:
     groups = cfg[3]
     o, _, kh, kw = w.shape
     if _flat(xp, cfg, w.shape):
-        return _flat_forward(x, w, b, cfg)
+        return _flat_forward(x, w, b, cfg, saved)
     wg = w.reshape((groups, o // groups, -1))
     if b is not None:
         # The bias as one more weight column against a row of ones: the product adds it,
@@ -334,15 +404,27 @@ def _conv2d_weight_grad_forward(
     return xp.matmul(gg, xp.swapaxes(cols, -1, -2)).sum(axis=0).reshape(w_shape)
 
 
-def _d_conv_x(xp: Any, g: Any, out: Any, x: Any, w: Any, b: Any, cfg: ConvCfg) -> Any:
+# ``saved`` (a _FlatSaved, or None) is there only on a flat node recorded by conv2d; it serves
+# the ordinary backward, while under create_graph the rules record the helpers as always.
+def _d_conv_x(
+    xp: Any, g: Any, out: Any, x: Any, w: Any, b: Any, cfg: ConvCfg, saved: Any = None
+) -> Any:
+    if saved is not None and not isinstance(g, Tensor):
+        return _flat_input_grad(g, w, x.shape, cfg, saved)
     return _call(_conv_input_grad, _conv2d_input_grad_forward, xp, (g, w), (x.shape, cfg))
 
 
-def _d_conv_w(xp: Any, g: Any, out: Any, x: Any, w: Any, b: Any, cfg: ConvCfg) -> Any:
+def _d_conv_w(
+    xp: Any, g: Any, out: Any, x: Any, w: Any, b: Any, cfg: ConvCfg, saved: Any = None
+) -> Any:
+    if saved is not None and not isinstance(g, Tensor):
+        return _flat_weight_grad(x, g, w.shape, cfg, saved)
     return _call(_conv_weight_grad, _conv2d_weight_grad_forward, xp, (x, g), (w.shape, cfg))
 
 
-def _d_conv_b(xp: Any, g: Any, out: Any, x: Any, w: Any, b: Any, cfg: ConvCfg) -> Any:
+def _d_conv_b(
+    xp: Any, g: Any, out: Any, x: Any, w: Any, b: Any, cfg: ConvCfg, saved: Any = None
+) -> Any:
     if isinstance(g, Tensor):
         return g.sum(axis=(0, 2, 3))
     # Row sums by a matrix-vector product: a few times faster than sum over axes (0, 2, 3).
@@ -459,8 +541,15 @@ def conv2d(
                 f"{n + p[0] + p[1]} (input of shape {xs}, padding {pads[axis]})"
             )
     arrays = (x if isinstance(x, Tensor) else xd, weight if isinstance(weight, Tensor) else wd,
-              bias if isinstance(bias, Tensor) else bd)
-    return apply(_conv, _conv2d_forward, arrays, ((stride_, pads, dilation_, groups),))
+              bias if isinstance(bias, Tensor) else bd)  # fmt: skip
+    cfg = (stride_, pads, dilation_, groups)
+    if (
+        isinstance(weight, Tensor) and weight._rg and state.grad_enabled
+        and isinstance(xd, np.ndarray) and isinstance(wd, np.ndarray) and _flat(NP, cfg, ws)
+    ):  # fmt: skip
+        # A recorded flat node keeps its im2col for the weight gradient (see _FlatSaved).
+        return apply(_conv, _conv2d_forward, arrays, (cfg, _FlatSaved()))
+    return apply(_conv, _conv2d_forward, arrays, (cfg,))
 
 
 conv2d.prim = _conv  # type: ignore[attr-defined]

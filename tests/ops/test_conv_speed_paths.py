@@ -22,14 +22,19 @@ CASES = [
     (1, 5, 2, 4, 4, 4, 4, ((0, 0), (0, 0)), (1, 1)),
     (2, 7, 4, 10, 3, 1, 3, ((0, 0), (2, 2)), (1, 2)),
     (2, 32, 3, 3, 3, 1, 1, ((0, 0), (0, 0)), (1, 1)),
+    # Wider output than input (more padding than 'same'): the row pitch is Wo, not W.
+    (2, 3, 4, 5, 4, 3, 3, ((2, 1), (3, 2)), (1, 1)),
+    (2, 3, 4, 4, 3, 3, 3, ((2, 2), (3, 3)), (1, 1)),
+    # Padding wider than the dilated kernel reaches: some offsets read nothing but padding.
+    (1, 2, 3, 3, 2, 2, 2, ((0, 0), (4, 1)), (1, 2)),
 ]
 
 
-def _general(monkeypatch: pytest.MonkeyPatch, fn, *args):
+def _general(monkeypatch: pytest.MonkeyPatch, fn, *args, **kwargs):
     with monkeypatch.context() as m:
         m.setattr(C, "_FLAT_MIN_K", 10**9)
         m.setattr(C, "_FLAT_MIN_K_INPUT", 10**9)
-        return fn(*args)
+        return fn(*args, **kwargs)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -100,3 +105,81 @@ def test_flat_float32_stays_float32_and_mixed_bias_promotes():
     assert w.grad.dtype == np.float32
     b64 = RNG.standard_normal(8)
     assert cr.conv2d(x, w.detach(), b64, padding=1).dtype == np.float64
+
+
+def _flat_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(C, "_FLAT_MIN_K", 1)
+    monkeypatch.setattr(C, "_FLAT_MIN_K_INPUT", 1)
+
+
+def _grads(x, w, b, g, **kw):
+    xt, wt, bt = (cr.tensor(a, requires_grad=True) for a in (x, w, b))
+    out = cr.conv2d(xt, wt, bt, **kw)
+    (out * g).sum().backward()
+    return out, xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if all(a == b for a, b in c[7])])
+def test_recorded_flat_node_keeps_its_columns_and_gives_the_general_gradients(case, monkeypatch):
+    # A recorded flat conv2d keeps its im2col for the weight gradient and makes the flat
+    # incoming gradient once for both rules: the results are the general path's.
+    n, c, o, h, w, kh, kw, pads, dil = case
+    x, wt = RNG.standard_normal((n, c, h, w)), RNG.standard_normal((o, c, kh, kw))
+    b = RNG.standard_normal(o)
+    opts = {"padding": (pads[0][0], pads[1][0]), "dilation": dil}
+    ref = ref_conv2d(x, wt, b, **opts)
+    g = RNG.standard_normal(ref.shape)
+    want = _general(monkeypatch, _grads, x, wt, b, g, **opts)
+    _flat_everywhere(monkeypatch)
+    out = cr.conv2d(cr.tensor(x), cr.tensor(wt, requires_grad=True), b, **opts)
+    saved = out._args[-1]
+    assert isinstance(saved, C._FlatSaved) and saved.cols is not None
+    got = _grads(x, wt, b, g, **opts)
+    np.testing.assert_allclose(got[0].numpy(), ref, rtol=1e-12, atol=1e-12)
+    for a, r in zip(got[1:], want[1:]):
+        np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12 * np.abs(r).max())
+    # Without the kept columns (a layer above the size limit) the weight gradient is rebuilt.
+    monkeypatch.setattr(C, "_SAVE_COLS_MAX_BYTES", 0)
+    again = _grads(x, wt, b, g, **opts)
+    for a, r in zip(again[1:], want[1:]):
+        np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12 * np.abs(r).max())
+
+
+def test_flat_node_backward_twice_with_other_upstream_gradients(monkeypatch):
+    # retain_graph: the second backward brings another g; the flat g kept from the first one
+    # must not be reused for it.
+    _flat_everywhere(monkeypatch)
+    x = cr.tensor(RNG.standard_normal((2, 3, 5, 5)), requires_grad=True)
+    w = cr.tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    out = cr.conv2d(x, w, padding=1)
+    g1, g2 = RNG.standard_normal(out.shape), RNG.standard_normal(out.shape)
+    (out * g1).sum().backward(retain_graph=True)
+    dx1, dw1 = x.grad.numpy().copy(), w.grad.numpy().copy()
+    x.grad = w.grad = None
+    (out * g2).sum().backward()
+    np.testing.assert_allclose(dw1, C._conv2d_weight_grad_forward(C.NP, x.numpy(), g1, w.shape,
+                               ((1, 1), ((1, 1), (1, 1)), (1, 1), 1)), rtol=1e-12)  # fmt: skip
+    want_dx = ref_conv2d_input_grad(g2, w.numpy(), x.shape)
+    np.testing.assert_allclose(x.grad.numpy(), want_dx, rtol=1e-10, atol=1e-10)
+    assert not np.allclose(dx1, want_dx)
+
+
+def ref_conv2d_input_grad(g, w, x_shape):
+    """d sum(conv2d(x, w, padding=1) * g) / dx by loops over the kernel (3x3, padding 1)."""
+    n, c, h, wd = x_shape
+    dx = np.zeros((n, c, h + 2, wd + 2))
+    for p in range(3):
+        for q in range(3):
+            dx[:, :, p : p + h, q : q + wd] += np.einsum("nohw,oc->nchw", g, w[:, :, p, q])
+    return dx[:, :, 1:-1, 1:-1]
+
+
+def test_flat_node_under_no_grad_and_without_weight_grad_keeps_nothing(monkeypatch):
+    _flat_everywhere(monkeypatch)
+    x = cr.tensor(RNG.standard_normal((1, 2, 4, 4)), requires_grad=True)
+    w = RNG.standard_normal((3, 2, 3, 3))
+    out = cr.conv2d(x, w, padding=1)  # no weight gradient: nothing to keep
+    assert not any(isinstance(a, C._FlatSaved) for a in out._args)
+    with cr.no_grad():
+        y = cr.conv2d(x, cr.tensor(w, requires_grad=True), padding=1)
+    assert y.grad_fn is None

@@ -21,7 +21,12 @@ The replay is one generated Python function, a line per NumPy call. Before it is
 calls whose results nothing reads are dropped, constant arrays (``arange(n)``, the
 ``ones_like`` seed of ``backward`` and what is computed from constants alone) are made once,
 a chain of elementwise calls is evaluated in place in one buffer (``out=`` the operand read
-for the last time), and each temporary is released right after the call that reads it last.
+for the last time), each temporary is released right after the call that reads it last, and
+the results of 4 KiB and more that never leave the step (not returned, not a gradient handed
+to a leaf or to ``opt.step``, no view of them either) are written into buffers the program
+keeps between replays (``out=``), as PyTorch's caching allocator keeps its blocks: no
+allocation and no page faults per step. A replay that finds the buffers in use (another
+thread replaying the same program) makes its own.
 None of these changes a result bit: every call that remains computes what it computed eagerly,
 on the same values, in the same order.
 
@@ -997,10 +1002,28 @@ class _Program:
             ops, set(arg_slots) | set(_slots_in(_out_slots(out_template), []))
         )
         ops = _guards_first(ops)
+        # 5. results that never leave the replay get a buffer of their own, kept between
+        # replays (out=): no allocation, no page faults on the step's larger arrays
+        like = tracer.values + [tracer.values[i] for i in extra]  # a new value: its original's
+        self.buffers = tuple(_buffers_assigned(ops, escaped, like))
+        self._busy = threading.Lock()
         self.calls = ops  # (function, operands, keywords, results): what the replay runs
         self.ops = len(ops)
         self.draws = any(isinstance(op[0], _Draw) for op in ops)
-        self.run = _generate(ops, arg_slots, self.init, out_template)
+        self._replay = _generate(ops, arg_slots, self.init, out_template, len(self.buffers))
+
+    def run(self, *inputs: Any) -> Any:
+        """Replay on ``inputs`` (arrays, in the trace's order). The buffers are this
+        program's, unless another thread (or a nested call) is replaying it right now: then
+        the call gets buffers of its own."""
+        if not self.buffers:
+            return self._replay(*inputs, ())
+        if not self._busy.acquire(blocking=False):
+            return self._replay(*inputs, tuple(_new_buffer(b) for b in self.buffers))
+        try:
+            return self._replay(*inputs, self.buffers)
+        finally:
+            self._busy.release()
 
     def trace_values(self) -> list[Any]:
         values = [None if v is None else _plain(v) for v in self._trace_values]
@@ -1109,8 +1132,82 @@ def _writes_as_new_values(
     return out_ops, extra
 
 
+class _Buf:
+    """A buffer operand of the replay (``out=``): its ``j``-th buffer."""
+
+    __slots__ = ("j",)
+
+    def __init__(self, j: int) -> None:
+        self.j = j
+
+
+_MIN_BUFFER = 4096  # bytes; NumPy's own cache serves smaller arrays about as fast
+
+
+def _new_buffer(like: Any) -> Any:
+    return np.empty_like(like, order="K")  # the same memory layout as the traced result
+
+
+def _buffers_assigned(ops: list[list[Any]], escaped: set[int], values: list[Any]) -> list[Any]:
+    """Give each ufunc result (``matmul`` included) that never leaves the replay a buffer.
+
+    A result leaves the replay if it, or any array that may share its memory (a view, a
+    transpose, a result written into it, an alias), is returned, handed to a Python call
+    (``opt.step``, a gradient bound to a leaf, ``p.data = ...``) or written by one. Those are
+    made afresh at every replay, as eagerly; the others are written into the same array at
+    every replay. Returns the traced arrays the buffers copy the shape, dtype and layout of;
+    the calls given a buffer get ``out=(_Buf(j),)``."""
+    group: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        while group.get(i, i) != i:
+            group[i] = group.get(group[i], group[i])
+            i = group[i]
+        return i
+
+    for func, targs, tkwargs, outs in ops:
+        if outs is None:
+            continue
+        if outs.__class__ is tuple and outs and outs[0] == "scalar":
+            continue  # a new 0-d array, never a view
+        uf = _ufunc_of(func)
+        if (uf is not None and "out" not in tkwargs) or func in _FRESH or isinstance(func, _Draw):
+            continue
+        if func in _FRESH_METHODS:
+            continue
+        if uf is not None:  # written into its out= operand: the result is that array
+            shared = _slots_in(tkwargs["out"], [])
+        elif func is _GETITEM:  # a view of the array indexed, never of the index
+            shared = _slots_in(targs[:1], [])
+        else:
+            shared = _slots_in((targs, tkwargs), [])
+        for o in _slots_in(outs, []):
+            for i in shared:
+                group[find(o)] = find(i)
+    out_of_reach = {find(i) for i in escaped}
+    like: list[Any] = []
+    for op in ops:
+        func, targs, tkwargs, outs = op
+        uf = _ufunc_of(func)
+        if (
+            uf is None or func != uf.__call__ or uf.nout != 1 or tkwargs
+            or outs.__class__ is not _Slot or find(outs.i) in out_of_reach
+        ):  # fmt: skip
+            continue
+        value = values[outs.i]
+        if value is None or value.nbytes < _MIN_BUFFER:
+            continue
+        op[2] = {"out": (_Buf(len(like)),)}
+        like.append(_new_buffer(_plain(value)))
+    return like
+
+
 def _generate(
-    ops: list[list[Any]], arg_slots: list[int], init: list[Any], out_template: Any
+    ops: list[list[Any]],
+    arg_slots: list[int],
+    init: list[Any],
+    out_template: Any,
+    n_buffers: int = 0,
 ) -> Callable[..., Any]:
     """The replay as one Python function, generated: a line per call, operands in local
     variables, no interpreter loop, no per-call lists or dicts."""
@@ -1130,6 +1227,8 @@ def _generate(
         cls = t.__class__
         if cls is _Slot:
             return f"h{t.i}" if init[t.i] is not None else f"v{t.i}"
+        if cls is _Buf:
+            return f"b{t.j}"
         if cls is tuple:
             return "(" + "".join(expr(x) + ", " for x in t) + ")"
         if cls is list:
@@ -1161,7 +1260,10 @@ def _generate(
     names["_dget"] = _DATA.__get__
     names["_T"] = Tensor
     names["_nd"] = _ndarray
-    lines = [f"def _replay({', '.join(f'a{k}' for k in range(len(arg_slots)))}):"]
+    params = [f"a{k}" for k in range(len(arg_slots))] + ["_B"]
+    lines = [f"def _replay({', '.join(params)}):"]
+    if n_buffers:
+        lines.append(f"    {''.join(f'b{j}, ' for j in range(n_buffers))}= _B")
     lines += [f"    v{slot} = a{k}" for k, slot in enumerate(arg_slots)]
     for k, (func, targs, tkwargs, outs) in enumerate(ops):
         _emit(k, func, targs, tkwargs, outs, names, lines, expr, const)

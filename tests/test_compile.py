@@ -462,6 +462,55 @@ def test_a_write_is_a_new_value_only_where_the_call_alone_makes_the_same_array()
     assert same(np.add, (slot(5), slot(2)), into, shapes, 5, [0])  # slot 5 replaced slot 0
 
 
+def test_buffers_kept_between_replays_never_leak_into_results_or_other_threads():
+    import threading
+
+    w = cr.tensor(RNG.standard_normal((64, 64)), requires_grad=True)
+
+    def step(x):
+        h = x @ w  # returned: made afresh at every replay
+        z = cr.tanh(h @ w)  # intermediates: written into the program's buffers
+        loss = (z * z).sum()
+        loss.backward()
+        g = w.grad  # bound to the leaf, then returned: never a buffer
+        w.grad = None
+        return h, loss, g
+
+    c = cr.compile(step)
+    xs = [RNG.standard_normal((32, 64)) for _ in range(4)]
+    want = [tuple(t.numpy().copy() for t in step(x)) for x in xs]
+    first = c(xs[0])
+    assert next(iter(c._cache.values()))[0].buffers  # the test exercises buffers
+    kept = [c(x) for x in xs]
+    for got, ref in zip([first, *kept[1:]], want):
+        for a, b in zip(got, ref):
+            np.testing.assert_array_equal(a.numpy(), b)  # earlier results left as they were
+    v = cr.tensor(RNG.standard_normal((64, 64)))
+
+    def forward(x):  # no backward: threads share no .grad
+        return (cr.tanh(cr.tanh(x @ v) @ v) * 2.0).sum(axis=1)
+
+    f = cr.compile(forward)
+    expected = [forward(x).numpy() for x in xs]
+    f(xs[0])
+    assert next(iter(f._cache.values()))[0].buffers
+    errors = []
+
+    def worker(k):
+        try:
+            for _ in range(200):
+                np.testing.assert_array_equal(f(xs[k]).numpy(), expected[k])
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
 def test_a_trace_leaves_other_threads_eager_work_alone():
     import threading
 

@@ -1548,9 +1548,9 @@ def _key_of(value: Any) -> Any:
         d = value._data
         if d.__class__ is not _ndarray:
             return None
-        return ("T", d.shape, d.dtype.str)
+        return ("T", d.shape, d.dtype)
     if value.__class__ is _ndarray:
-        return ("A", value.shape, value.dtype.str)
+        return ("A", value.shape, value.dtype)
     if isinstance(value, _ndarray) or hasattr(value, "__cuda_array_interface__"):
         return None  # a CuPy array or an ndarray subclass: the call runs eagerly
     try:
@@ -1587,20 +1587,32 @@ class Compiled:
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        keys = [_key_of(a) for a in args]
-        kkeys = [(k, _key_of(v)) for k, v in sorted(kwargs.items())]
-        if any(k is None for k in keys) or any(k is None for _, k in kkeys):
-            return self.fn(*args, **kwargs)  # not NumPy arrays (CuPy): eager
+        keys = []
+        inputs = []  # the arrays, in the order the trace entered them
+        for a in args:
+            cls = a.__class__
+            if cls is _ndarray:  # the common case first: one tuple, no function call
+                keys.append(("A", a.shape, a.dtype))
+                inputs.append(a)
+                continue
+            k = _key_of(a)
+            if k is None:
+                return self.fn(*args, **kwargs)  # not NumPy arrays (CuPy): eager
+            keys.append(k)
+            if k[0] != "C":
+                inputs.append(a._data if k[0] == "T" else a)
+        kkeys = []
+        for name, v in sorted(kwargs.items()):
+            k = _key_of(v)
+            if k is None:
+                return self.fn(*args, **kwargs)
+            kkeys.append((name, k))
+            if k[0] != "C":
+                inputs.append(v._data if k[0] == "T" else v)
         key = (tuple(keys), tuple(kkeys), autodiff.state.grad_enabled)
         variants = self._cache.get(key)
         if variants is not None:
             self._cache.move_to_end(key)
-            inputs = [a._data if isinstance(a, Tensor) else a for a in args if _is_array(a)]
-            inputs += [
-                v._data if isinstance(v, Tensor) else v
-                for _, v in sorted(kwargs.items())
-                if _is_array(v)
-            ]
             for k, program in enumerate(variants):
                 rng = _random.get_state() if program.draws else None
                 try:
@@ -1633,10 +1645,6 @@ class Compiled:
     def ops(self) -> int:
         """The number of recorded calls of the most recent trace (0 before the first call)."""
         return next(reversed(self._cache.values()))[0].ops if self._cache else 0
-
-
-def _is_array(value: Any) -> bool:
-    return isinstance(value, (Tensor, _ndarray))
 
 
 def compile(fn: Callable[..., Any] | None = None, *, cache_size: int = 8) -> Any:  # noqa: A001

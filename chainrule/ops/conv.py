@@ -42,6 +42,9 @@ from __future__ import annotations
 
 import functools
 import operator
+import sys
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -228,6 +231,55 @@ def _flat_geometry(
     return ho, wo, pitch, hp * pitch + max(pl, dw * (kw - 1))
 
 
+# Memory for the flat path's large arrays. An array of a few MB that NumPy frees goes back to
+# the operating system (glibc maps blocks that large afresh), so every step would fault its
+# pages in again: about 1,700 page faults a step on the CNN layer, half its time. Each thread
+# keeps the arrays it made here and hands one out again once nothing else references it (its
+# reference count is the pool's own), so an array a caller or a node still holds (a kept
+# im2col, an output) is never reused under it. Traced arrays (cr.compile: an ndarray
+# subclass) always get fresh ones, which the trace sees being made.
+class _Pool(threading.local):
+    def __init__(self) -> None:
+        self.arrays: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+
+
+_pool = _Pool()
+_POOL_SHAPES = 32  # shapes kept per thread, least recently used dropped
+_POOL_PER_SHAPE = 3
+
+
+def _refcount(arrays: list[Any], i: int) -> int:
+    return sys.getrefcount(arrays[i])
+
+
+_UNREFERENCED = _refcount([np.empty(0)], 0)  # the count when only the pool's list holds it
+
+
+def _array(plain: bool, shape: tuple[int, ...], dtype: Any, zero: bool = False) -> Any:
+    """A new array, or with ``plain`` (ndarray inputs) one from this thread's pool."""
+    if not plain:
+        return NP.zeros(shape, dtype) if zero else NP.empty(shape, dtype)
+    key = (shape, np.dtype(dtype))
+    pool = _pool.arrays
+    arrays = pool.get(key)
+    if arrays is None:
+        arrays = pool[key] = []
+        if len(pool) > _POOL_SHAPES:
+            pool.popitem(last=False)
+    else:
+        pool.move_to_end(key)
+        for i in range(len(arrays)):
+            if _refcount(arrays, i) == _UNREFERENCED:
+                a = arrays[i]
+                if zero:
+                    a.fill(0)
+                return a
+    a = np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+    if len(arrays) < _POOL_PER_SHAPE:
+        arrays.append(a)
+    return a
+
+
 def _flat_edges(a: Any, w: int, kw: int, dw: int, pl: int, wo: int) -> None:
     """Zero, in ``a`` (C, kh, kw, N, Ho, P), the entries whose input column ``j + q*dw - pl``
     lies outside [0, W): the reads that crossed into the neighbouring row (the padding)."""
@@ -240,12 +292,14 @@ def _flat_edges(a: Any, w: int, kw: int, dw: int, pl: int, wo: int) -> None:
             a[:, :, q, :, :, hi:wo] = 0
 
 
-def _flat_buffer(x_shape: tuple[int, ...], dtype: Any, kh: int, kw: int, cfg: ConvCfg):
+def _flat_buffer(
+    plain: bool, x_shape: tuple[int, ...], dtype: Any, kh: int, kw: int, cfg: ConvCfg
+) -> tuple[Any, Any]:
     """A zero flat buffer (C, N, S) and the view of its image pixels (C, N, H, W)."""
     _, ((pt, _), (pl, _)), _, _ = cfg
     n, c, h, w = x_shape
     _, _, pitch, s = _flat_geometry(x_shape, kh, kw, cfg)
-    buf = NP.zeros((c, n, s), dtype)
+    buf = _array(plain, (c, n, s), dtype, zero=True)
     pixels = buf[:, :, pl + pt * pitch : pl + (pt + h) * pitch].reshape((c, n, h, pitch))
     return buf, pixels[:, :, :, :w]
 
@@ -255,14 +309,17 @@ def _flat_cols(x: Any, kh: int, kw: int, cfg: ConvCfg) -> Any:
     _, (_, (pl, _)), (dh, dw), _ = cfg
     n, c, h, w = x.shape
     ho, wo, pitch, _ = _flat_geometry(x.shape, kh, kw, cfg)
-    buf, pixels = _flat_buffer(x.shape, x.dtype, kh, kw, cfg)
+    plain = x.__class__ is _ndarray
+    buf, pixels = _flat_buffer(plain, x.shape, x.dtype, kh, kw, cfg)
     pixels[...] = x.transpose(1, 0, 2, 3)
     s0, s1, s2 = buf.strides
     view = NP.lib.stride_tricks.as_strided(
         buf, (c, kh, kw, n, ho * pitch), (s0, dh * pitch * s2, dw * s2, s1, s2), writeable=False
     )
-    cols = view.reshape((c * kh * kw, n * ho * pitch))
-    _flat_edges(cols.reshape((c, kh, kw, n, ho, pitch)), w, kw, dw, pl, wo)
+    cols = _array(plain, (c * kh * kw, n * ho * pitch), x.dtype)
+    cols6 = cols.reshape((c, kh, kw, n, ho, pitch))
+    NP.copyto(cols6.reshape((c, kh, kw, n, ho * pitch)), view)
+    _flat_edges(cols6, w, kw, dw, pl, wo)
     return cols
 
 
@@ -272,11 +329,12 @@ def _flat_g(g: Any, pitch: int, saved: _FlatSaved | None) -> Any:
     if saved is not None and saved.g is g:
         return saved.g_flat
     n, o, ho, wo = g.shape
+    plain = g.__class__ is _ndarray
     if pitch == wo:
-        gt = NP.empty((o, n, ho, wo), g.dtype)
+        gt = _array(plain, (o, n, ho, wo), g.dtype)
         NP.copyto(gt, g.transpose(1, 0, 2, 3))
     else:
-        gt = NP.zeros((o, n, ho, pitch), g.dtype)
+        gt = _array(plain, (o, n, ho, pitch), g.dtype, zero=True)
         gt[:, :, :, :wo] = g.transpose(1, 0, 2, 3)
     gt = gt.reshape((o, n * ho * pitch))
     if saved is not None:
@@ -291,9 +349,12 @@ def _flat_forward(x: Any, w: Any, b: Any, cfg: ConvCfg, saved: _FlatSaved | None
     cols = _flat_cols(x, kh, kw, cfg)
     if saved is not None and cols.nbytes <= _SAVE_COLS_MAX_BYTES:
         saved.cols = cols
-    prod = NP.matmul(w.reshape((o, -1)), cols)
+    plain = x.__class__ is _ndarray and w.__class__ is _ndarray
+    w2 = w.reshape((o, -1))
+    prod = _array(plain, (o, n * ho * pitch), NP.result_type(w2, cols))
+    NP.matmul(w2, cols, out=prod)
     rows = prod.reshape((o, n, ho, pitch))[:, :, :, :wo].transpose(1, 0, 2, 3)
-    out = NP.empty((n, o, ho, wo), prod.dtype if b is None else NP.result_type(prod, b))
+    out = _array(plain, (n, o, ho, wo), prod.dtype if b is None else NP.result_type(prod, b))
     if b is None:
         NP.copyto(out, rows)
     else:
@@ -309,17 +370,20 @@ def _flat_input_grad(
     o, _, kh, kw = w.shape
     ho, wo, pitch, _ = _flat_geometry(x_shape, kh, kw, cfg)
     r = ho * pitch
+    plain = g.__class__ is _ndarray and w.__class__ is _ndarray
     # The dropped columns of g are zeros, so their column gradients add nothing; the reads
     # across an edge must add nothing either, so their column gradients are zeroed.
-    dcols = NP.matmul(w.reshape((o, -1)).T, _flat_g(g, pitch, saved))
-    dcols = dcols.reshape((c, kh, kw, n, ho, pitch))
-    _flat_edges(dcols, wd, kw, dw, pl, wo)
-    buf, pixels = _flat_buffer(x_shape, dcols.dtype, kh, kw, cfg)
+    wt, gt = w.reshape((o, -1)).T, _flat_g(g, pitch, saved)
+    dcols = _array(plain, (c * kh * kw, n * r), NP.result_type(wt, gt))
+    NP.matmul(wt, gt, out=dcols)
+    dcols6 = dcols.reshape((c, kh, kw, n, ho, pitch))
+    _flat_edges(dcols6, wd, kw, dw, pl, wo)
+    buf, pixels = _flat_buffer(plain, x_shape, dcols.dtype, kh, kw, cfg)
     for p in range(kh):
         for q in range(kw):
             shift = p * dh * pitch + q * dw
-            buf[:, :, shift : shift + r] += dcols[:, p, q].reshape((c, n, r))
-    dx = NP.empty(x_shape, dcols.dtype)
+            buf[:, :, shift : shift + r] += dcols6[:, p, q].reshape((c, n, r))
+    dx = _array(plain, x_shape, dcols.dtype)
     NP.copyto(dx, pixels.transpose(1, 0, 2, 3))
     return dx
 

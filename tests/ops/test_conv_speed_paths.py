@@ -183,3 +183,64 @@ def test_flat_node_under_no_grad_and_without_weight_grad_keeps_nothing(monkeypat
     with cr.no_grad():
         y = cr.conv2d(x, cr.tensor(w, requires_grad=True), padding=1)
     assert y.grad_fn is None
+
+
+def test_pooled_arrays_are_reused_only_once_nothing_references_them():
+    # The flat path's large arrays come from a per-thread pool (no page faults per step); an
+    # output or a kept im2col that is still referenced must never be handed out again.
+    x1, x2 = RNG.standard_normal((2, 2, 16, 6, 6))
+    w = cr.tensor(RNG.standard_normal((4, 16, 3, 3)), requires_grad=True)
+    assert C._flat(C.NP, ((1, 1), ((1, 1), (1, 1)), (1, 1), 1), w.shape)
+    out1 = cr.conv2d(x1, w, padding=1)
+    first = out1.numpy().copy()
+    out2 = cr.conv2d(x2, w, padding=1)  # while out1 and its node's im2col are alive
+    assert not np.shares_memory(out1.numpy(), out2.numpy())
+    np.testing.assert_array_equal(out1.numpy(), first)
+    g = RNG.standard_normal(first.shape)
+    (out1 * g).sum().backward()  # the im2col kept by out1's node is x1's, not x2's
+    want = ref_conv2d_weight_grad(x1, g)
+    np.testing.assert_allclose(w.grad.numpy(), want, rtol=1e-10, atol=1e-10)
+    # Once dropped, an output's memory serves the next call of that shape.
+    with cr.no_grad():
+        y = cr.conv2d(x1, w, padding=1)
+        address = y.numpy().__array_interface__["data"][0]
+        del y
+        z = cr.conv2d(x2, w, padding=1)
+    assert z.numpy().__array_interface__["data"][0] == address
+    np.testing.assert_allclose(z.numpy(), ref_conv2d(x2, w.numpy(), None, padding=1), rtol=1e-12)
+
+
+def ref_conv2d_weight_grad(x, g):
+    """d sum(conv2d(x, w, padding=1) * g) / dw by loops over the kernel (3x3, padding 1)."""
+    h, wd = x.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    dw = np.zeros((g.shape[1], x.shape[1], 3, 3))
+    for p in range(3):
+        for q in range(3):
+            dw[:, :, p, q] = np.einsum("nohw,nchw->oc", g, xp[:, :, p : p + h, q : q + wd])
+    return dw
+
+
+def test_flat_path_in_threads_at_once():
+    # Each thread has its own pool: two threads convolving at once get their own results.
+    import threading
+
+    w = RNG.standard_normal((8, 16, 3, 3)).astype(np.float32)
+    xs = [RNG.standard_normal((4, 16, 8, 8)).astype(np.float32) for _ in range(2)]
+    want = [ref_conv2d(x.astype(np.float64), w.astype(np.float64), None, padding=1) for x in xs]
+    errors: list[str] = []
+
+    def work(i: int) -> None:
+        for _ in range(30):
+            wt = cr.tensor(w, requires_grad=True)
+            out = cr.conv2d(xs[i], wt, padding=1)
+            out.sum().backward()
+            if not np.allclose(out.numpy(), want[i], rtol=1e-4, atol=1e-4):
+                errors.append(f"thread {i}: wrong output")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -241,11 +241,13 @@ def _flat_geometry(
 class _Pool(threading.local):
     def __init__(self) -> None:
         self.arrays: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self.nbytes = 0
 
 
 _pool = _Pool()
 _POOL_SHAPES = 32  # shapes kept per thread, least recently used dropped
 _POOL_PER_SHAPE = 3
+_POOL_MAX_BYTES = 256 << 20  # per thread; a larger array is never kept
 
 
 def _refcount(arrays: list[Any], i: int) -> int:
@@ -264,8 +266,6 @@ def _array(plain: bool, shape: tuple[int, ...], dtype: Any, zero: bool = False) 
     arrays = pool.get(key)
     if arrays is None:
         arrays = pool[key] = []
-        if len(pool) > _POOL_SHAPES:
-            pool.popitem(last=False)
     else:
         pool.move_to_end(key)
         for i in range(len(arrays)):
@@ -275,8 +275,12 @@ def _array(plain: bool, shape: tuple[int, ...], dtype: Any, zero: bool = False) 
                     a.fill(0)
                 return a
     a = np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
-    if len(arrays) < _POOL_PER_SHAPE:
+    if len(arrays) < _POOL_PER_SHAPE and a.nbytes <= _POOL_MAX_BYTES // 4:
         arrays.append(a)
+        _pool.nbytes += a.nbytes
+    # The key just used is the newest, and its arrays alone stay under the cap.
+    while len(pool) > _POOL_SHAPES or _pool.nbytes > _POOL_MAX_BYTES:
+        _pool.nbytes -= sum(old.nbytes for old in pool.popitem(last=False)[1])
     return a
 
 

@@ -4,6 +4,8 @@ and second derivatives against finite differences, dtypes and layouts of the res
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
@@ -244,3 +246,21 @@ def test_flat_path_in_threads_at_once():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_pool_stays_under_its_caps(monkeypatch):
+    # Many shapes (a batch size that changes) keep at most _POOL_SHAPES shapes and
+    # _POOL_MAX_BYTES per thread; an array larger than a quarter of the cap is never kept.
+    monkeypatch.setattr(C, "_POOL_SHAPES", 4)
+    monkeypatch.setattr(C, "_POOL_MAX_BYTES", 64 << 10)
+    monkeypatch.setattr(C._pool, "arrays", OrderedDict())
+    monkeypatch.setattr(C._pool, "nbytes", 0)
+    w = RNG.standard_normal((4, 16, 3, 3))
+    for n in range(1, 12):
+        out = cr.conv2d(RNG.standard_normal((n, 16, 4, 4)), w, padding=1)
+        assert out.shape == (n, 4, 4, 4)
+        assert len(C._pool.arrays) <= 4
+        kept = [a for arrays in C._pool.arrays.values() for a in arrays]
+        assert C._pool.nbytes == sum(a.nbytes for a in kept) <= 64 << 10
+        assert all(a.nbytes <= 16 << 10 for a in kept)
+    assert kept  # the small ones are kept

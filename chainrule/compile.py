@@ -53,13 +53,28 @@ with the same random draws. Limitations, each caught where it can be:
 * A ``numpy.random.Generator`` passed explicitly (``dropout(generator=rng)``) cannot be
   traced (its draw would be replayed as a constant): the trace raises :class:`TraceError`.
   Use the global generator (``cr.manual_seed``).
-* NumPy only (CuPy arrays run eagerly); one trace at a time, and not alongside other
-  threads' NumPy work (a trace briefly patches NumPy's array constructors and
-  ``Tensor._data``).
+* One trace at a time, and not alongside other threads' NumPy work (a trace briefly patches
+  NumPy's array constructors and ``Tensor._data``).
 
 A new input shape or dtype traces again; at most ``cache_size`` traces are kept (least
 recently used dropped). Replays reproduce eager results bit for bit: the same NumPy calls run
 in the same order on the same values.
+
+**On a GPU** (an input is a CuPy array, and the model lives on the same GPU), the first call
+is a rehearsal on host copies of the inputs and weights: it records the step as above, runs no
+update (``opt.step()`` is recorded, not run) and puts back every gradient and array it set.
+The recorded NumPy calls are then translated to their CuPy counterparts, and each run of two
+or more elementwise calls with one result shape (a bias add and its ReLU, softmax's shift and
+exponential, tanh's rule) becomes one kernel with ``cupy.fuse``: a small GPU step is bound by
+kernel launches, not arithmetic. That program is run for the first call's results and
+replayed afterwards. Host arrays passed beside GPU ones (labels) are moved to the GPU, as
+chainrule's eager functions move them. Results equal eager CuPy's up to the rounding of a
+fused kernel (the compiler may contract ``a * b + c`` into one fused multiply-add: about one
+float32 ulp per contraction). A step that the translation cannot do (random draws: dropout;
+a NumPy function CuPy lacks; ``zero_grad(set_to_none=False)``) runs eagerly for that input
+signature, with one ``RuntimeWarning`` saying why (``Compiled.eager_reason``). Python side
+effects of ``fn`` happen at the rehearsal only, as in ``jax.jit``: once per trace, not per
+call (and twice on a first call that then runs eagerly).
 """
 
 from __future__ import annotations
@@ -67,6 +82,7 @@ from __future__ import annotations
 import builtins
 import functools
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -75,7 +91,7 @@ import numpy as np
 
 from . import autodiff
 from . import random as _random
-from .backend import numpy_namespace
+from .backend import namespace_of, numpy_namespace
 from .tensor import Tensor, _leaf
 
 __all__ = ["compile", "Compiled", "TraceError"]
@@ -272,6 +288,10 @@ class _Tracer:
         self.tensors: dict[int, Tensor] = {}  # every Tensor that existed before and was read
         self.owners: dict[int, int] = {}  # id(array owning its memory) -> its slot
         self.ext_slots: set[int] = set()  # slots that are (views of) weights and buffers
+        # A GPU step is traced on host copies (see _trace): ``device`` is CuPy then, and
+        # ``undo`` lists the (tensor, attribute, value) that the trace changed, restored after.
+        self.device: Any = None
+        self.undo: list[tuple[Any, str, Any]] = []
 
     def external(self, t: Tensor, arr: Any) -> Any:
         """A Tensor's array read inside the step (a weight, a constant): a slot that every
@@ -279,7 +299,7 @@ class _Tracer:
         hit = self.ext.get(id(t))
         if hit is not None and hit[1] is arr:
             return hit[2]
-        face = self.new_slot(arr)
+        face = self.new_slot(_host_copy(arr) if self.device is not None else arr)
         slot = _Slot(self.slot_of[id(face)])
         self.ops.append((_Read(t, arr.shape, arr.dtype, self.written), (), {}, slot))
         self.ext_slots.add(slot.i)
@@ -535,13 +555,26 @@ class _Rebind:
 def _data_get(t: Tensor) -> Any:
     arr = _DATA.__get__(t, Tensor)
     tracer = _tls_active()
-    if tracer is None or arr.__class__ is not _ndarray:
+    if tracer is None:
         return arr
+    if arr.__class__ is not _ndarray:
+        if not _on_device(arr) or arr.__class__ is _Traced:
+            return arr
+        if tracer.device is None:
+            raise TraceError(
+                f"compile: the step reads a GPU array (shape {arr.shape}, {arr.dtype}) but its "
+                "inputs are NumPy arrays; pass the inputs on the same GPU as the model"
+            )
     return tracer.external(t, arr)
 
 
 def _data_set(t: Tensor, value: Any) -> None:
     tracer = _tls_active()
+    if tracer is not None and tracer.device is not None:
+        try:
+            tracer.undo.append((t, "_data", _DATA.__get__(t, Tensor)))
+        except AttributeError:  # a Tensor made inside the step: nothing to put back
+            pass
     if tracer is not None and id(t) in tracer.ext:
         tracer.ops.append((_Rebind(t), (tracer.template(value),), {}, None))
         tracer.written = True
@@ -618,6 +651,8 @@ def _deliver(original: Any) -> Any:
                 "a .grad made before this step, which the backward inside the step adds to; call "
                 "opt.zero_grad() (or set .grad = None) inside the compiled function"
             )
+        if tracer.device is not None:
+            tracer.undo.append((leaf, "_grad", old))
         original(leaf, create_graph, handed_out)
         first = not any(x is leaf for x in tracer.leaves)
         tracer.host(_Bind(first), leaf, _DATA.__get__(leaf._grad, Tensor))
@@ -634,6 +669,9 @@ def _opt_step(original: Any) -> Any:
             return original(self, closure)
         if closure is not None:
             raise TraceError("compile: opt.step(closure) inside a compiled step")
+        if tracer.device is not None:  # traced on host copies: the update runs at replay
+            tracer.host(original, self)
+            return None
         # The update runs now on plain arrays (it writes the weights and state in place) and
         # is replayed as this same call, after the gradients of that replay are bound.
         swapped = []
@@ -660,6 +698,12 @@ def _opt_step(original: Any) -> Any:
 def _zero_grad(original: Any) -> Any:
     def zero_grad(self: Any, set_to_none: bool = True) -> None:
         tracer = _tls_active()
+        if tracer is not None and tracer.device is not None:
+            if not set_to_none:
+                raise TraceError("compile: zero_grad(set_to_none=False) in a GPU step")
+            for group in self.param_groups:
+                for p in group["params"]:
+                    tracer.undo.append((p, "_grad", p._grad))
         original(self, set_to_none)
         if tracer is not None:
             tracer.host(original, self, set_to_none, writes=not set_to_none)
@@ -683,6 +727,8 @@ class _RngProxy:
             tracer = _tls_active()
             if tracer is None:  # another thread draws while this one traces
                 return method(*args, **kwargs)
+            if tracer.device is not None:
+                raise TraceError("compile: random draws (dropout) in a GPU step")
             return tracer.call(_Draw(name), args, kwargs, f"generator.{name}")
 
         return draw
@@ -701,21 +747,30 @@ class _Draw:
         return getattr(gen, self.name)(*args, **kwargs)
 
 
-def _trace(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run ``fn`` once, recording; returns (the program, fn's eager result)."""
+def _trace(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], device: Any = None
+) -> Any:
+    """Run ``fn`` once, recording; returns (the program, fn's eager result).
+
+    With ``device`` (CuPy: some input is a GPU array) the run is a rehearsal on host copies of
+    the inputs and of every weight read: the optimiser's update is recorded, not run, and the
+    gradients and arrays it sets on existing Tensors are put back afterwards. The program is
+    then translated to CuPy (elementwise chains fused into one kernel each) and replayed on
+    the GPU for the first call's results: ``(program, None)``, the caller runs it."""
     from .optim.optimizer import Optimizer
 
     tracer = _Tracer()
+    tracer.device = device
     arg_slots: list[int] = []
     stride_tricks = np.lib.stride_tricks
 
     def enter(value: Any) -> Any:
         if isinstance(value, Tensor):
-            face = tracer.new_slot(value._data)
+            face = tracer.new_slot(_host_copy(value._data))
             arg_slots.append(tracer.slot_of[id(face)])
             return _leaf(face)
-        if isinstance(value, _ndarray):
-            face = tracer.new_slot(value)
+        if isinstance(value, _ndarray) or _on_device(value):
+            face = tracer.new_slot(_host_copy(value))
             arg_slots.append(tracer.slot_of[id(face)])
             return face
         return value
@@ -761,6 +816,15 @@ def _trace(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
         if isinstance(_random._generator, _RngProxy):
             _random._generator = real_rng
         _random.resolve = resolve  # type: ignore[assignment]
+        if device is not None:
+            cleared = [leaf for leaf in tracer.leaves if leaf._grad is None]
+            for t, attr, value in reversed(tracer.undo):  # the rehearsal leaves no trace
+                if attr == "_data":
+                    _DATA.__set__(t, value)
+                else:
+                    t._grad = value
+    if device is not None:
+        return _Program(tracer, arg_slots, out_template, cleared, device), None
     # Leaves keep plain arrays: the traced faces must not outlive the trace.
     for t in tracer.rebound:
         if t._data.__class__ is _Traced:
@@ -828,6 +892,7 @@ def _ufunc_of(func: Any) -> Any:
 
 _FRESH_METHODS = {_ndarray.copy}
 _VARIANTS = 4  # traces kept per input signature, one per outcome of its guards
+_EAGER: list[Any] = []  # the cache entry of a GPU signature that runs eagerly
 _ALIAS = object()  # marks a call replaced by "this slot is that slot"
 _GETITEM = _ndarray.__getitem__
 
@@ -849,8 +914,14 @@ class _Program:
     """
 
     def __init__(
-        self, tracer: _Tracer, arg_slots: list[int], out_template: Any, cleared: list[Tensor]
+        self,
+        tracer: _Tracer,
+        arg_slots: list[int],
+        out_template: Any,
+        cleared: list[Tensor],
+        device: Any = None,
     ) -> None:
+        self.device = device
         self.n = len(tracer.values)
         self.arg_slots = arg_slots
         self.out_template = out_template
@@ -954,7 +1025,8 @@ class _Program:
         for k, used in enumerate(uses):
             for i in used:
                 last[i] = k
-        for k, (op, used) in enumerate(zip(ops, uses)):
+        # (not on a GPU: there elementwise chains become one fused kernel each, below)
+        for k, (op, used) in enumerate(zip(ops, uses) if device is None else ()):
             uf = _ufunc_of(op[0])
             outs = op[3]
             if (
@@ -1005,12 +1077,23 @@ class _Program:
         # 5. results that never leave the replay get a buffer of their own, kept between
         # replays (out=): no allocation, no page faults on the step's larger arrays
         like = tracer.values + [tracer.values[i] for i in extra]  # a new value: its original's
-        self.buffers = tuple(_buffers_assigned(ops, escaped, like))
         self._busy = threading.Lock()
+        if device is None:
+            self.buffers = tuple(_buffers_assigned(ops, escaped, like))
+        else:
+            # 5'. on a GPU (CuPy has its own memory pool): each chain of elementwise calls
+            # becomes one fused kernel, and every call its CuPy counterpart
+            self.buffers = ()
+            keep = results | escaped
+            ops = _chains_fused(ops, shapes, keep, device)
+            ops = [_on_gpu(op, device) for op in ops]
+            self.init = [None if v is None else device.asarray(v) for v in self.init]
         self.calls = ops  # (function, operands, keywords, results): what the replay runs
         self.ops = len(ops)
         self.draws = any(isinstance(op[0], _Draw) for op in ops)
-        self._replay = _generate(ops, arg_slots, self.init, out_template, len(self.buffers))
+        self._replay = _generate(
+            ops, arg_slots, self.init, out_template, len(self.buffers), device
+        )
 
     def run(self, *inputs: Any) -> Any:
         """Replay on ``inputs`` (arrays, in the trace's order). The buffers are this
@@ -1132,6 +1215,211 @@ def _writes_as_new_values(
     return out_ops, extra
 
 
+# ---------------------------------------------------------------------------- on a GPU
+def _on_device(value: Any) -> bool:
+    """Whether ``value`` is a GPU (CuPy) array."""
+    return value.__class__ is not _ndarray and hasattr(value, "__cuda_array_interface__")
+
+
+def _host_copy(value: Any) -> Any:
+    return value.get() if _on_device(value) else value
+
+
+class _Untranslatable(Exception):
+    """A recorded NumPy call with no CuPy counterpart the replay can use: the step runs
+    eagerly on the GPU instead."""
+
+
+class _DeviceReduce:
+    """``np.add.reduce(x, axis=..., dtype=..., keepdims=...)`` as CuPy's ``cupy.sum`` (and
+    max, min, prod, any, all for the other ufuncs)."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+
+    def __call__(
+        self, x: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: bool = False,
+        where: Any = True,
+    ) -> Any:  # fmt: skip
+        if where is not True:
+            raise TraceError("compile: a reduction with where= in a GPU step")
+        kw = {} if dtype is None else {"dtype": dtype}
+        if out is not None:
+            kw["out"] = out[0] if isinstance(out, tuple) else out
+        return self.func(x, axis=axis, keepdims=keepdims, **kw)
+
+
+_REDUCTIONS = {
+    "add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min",
+    "logical_or": "any", "logical_and": "all",
+}  # fmt: skip
+_PASS = (_Read, _Guard, _Host, _Bind, _Rebind)
+
+
+def _device_func(func: Any, xp: Any) -> Any:
+    """The CuPy function that does on GPU arrays what the recorded NumPy ``func`` did."""
+    if func is _ALIAS or func.__class__ in _PASS or func.__class__ is _Fused:
+        return func
+    uf = _ufunc_of(func)
+    if uf is not None:
+        method = func.__name__
+        if method == "__call__":
+            target = getattr(xp, uf.__name__, None)
+        elif method == "reduce" and uf.__name__ in _REDUCTIONS:
+            target = getattr(xp, _REDUCTIONS[uf.__name__], None)
+            target = None if target is None else _DeviceReduce(target)
+        else:
+            target = None
+    elif getattr(func, "__objclass__", None) is _ndarray:  # an ndarray method, indexing
+        target = getattr(xp.ndarray, func.__name__, None)
+    elif getattr(func, "__module__", "").startswith("numpy") and hasattr(func, "__name__"):
+        owner = xp.lib.stride_tricks if "stride_tricks" in func.__module__ else xp
+        target = getattr(owner, func.__name__, None)
+    else:
+        target = None
+    if target is None:
+        name = getattr(func, "__name__", type(func).__name__)
+        raise _Untranslatable(f"no CuPy counterpart for {name}")
+    return target
+
+
+def _to_gpu(value: Any, xp: Any) -> Any:
+    """Host arrays among a call's constant operands, moved to the GPU once."""
+    cls = value.__class__
+    if cls is _ndarray:
+        return xp.asarray(value)
+    if cls is tuple or cls is list:
+        items = [_to_gpu(v, xp) for v in value]
+        return items if cls is list else tuple(items)
+    if cls is dict:
+        return {k: _to_gpu(v, xp) for k, v in value.items()}
+    return value
+
+
+def _on_gpu(op: list[Any], xp: Any) -> list[Any]:
+    func, targs, tkwargs, outs = op
+    return [_device_func(func, xp), _to_gpu(targs, xp), _to_gpu(tkwargs, xp), outs]
+
+
+class _Fused:
+    """A chain of elementwise calls made one GPU kernel with ``cupy.fuse``: takes the chain's
+    inputs, returns the results that are read after it."""
+
+    def __init__(self, steps: list[tuple[Any, tuple[Any, ...], int]], inputs: list[Any],
+                 results: list[int], xp: Any) -> None:  # fmt: skip
+        names: dict[str, Any] = {}
+        local = {x.i: f"i{k}" for k, x in enumerate(inputs) if x.__class__ is _Slot}
+        lines = [f"def _chain({', '.join(f'i{k}' for k in range(len(inputs)))}):"]
+        for k, (uf, args, out) in enumerate(steps):
+            names[f"u{k}"] = getattr(xp, uf.__name__)
+            parts = []
+            for a in args:
+                if a.__class__ is _Slot:
+                    parts.append(local[a.i])
+                else:
+                    names[f"c{k}_{len(parts)}"] = a
+                    parts.append(f"c{k}_{len(parts)}")
+            local[out] = f"t{k}"
+            lines.append(f"    t{k} = u{k}({', '.join(parts)})")
+        lines.append("    return " + ", ".join(local[i] for i in results))
+        self.source = "\n".join(lines)
+        exec(builtins.compile(self.source, "<chainrule.compile fused>", "exec"), names)  # noqa: S102
+        fuse = getattr(xp, "fuse", None)
+        self.kernel = names["_chain"] if fuse is None else fuse(names["_chain"])
+        self.steps = len(steps)
+        self.__name__ = "fused"
+
+    def __call__(self, *inputs: Any) -> Any:
+        return self.kernel(*inputs)
+
+
+def _scalar_for(a: Any, dtype: Any) -> Any:
+    """A Python number operand as a NumPy scalar of the array operand's dtype: what NumPy's
+    (and CuPy's) weak scalars become in the call, stated explicitly for the fused kernel."""
+    return dtype.type(a)
+
+
+def _chains_fused(
+    ops: list[list[Any]], shapes: list[Any], keep: set[int], xp: Any
+) -> list[list[Any]]:
+    """``ops`` with each run of two or more elementwise float calls of one result shape
+    (reads of weights may sit between them) replaced by one :class:`_Fused` call."""
+    readers: dict[int, list[int]] = {}
+    for k, op in enumerate(ops):
+        for i in _slots_in((op[1], op[2]), []):
+            readers.setdefault(i, []).append(k)
+
+    def fusible(op: list[Any]) -> bool:
+        func, targs, tkwargs, outs = op
+        uf = _ufunc_of(func)
+        if (
+            uf is None or func != uf.__call__ or uf.nout != 1 or uf.signature is not None
+            or tkwargs or outs.__class__ is not _Slot or shapes[outs.i][1].kind not in "fb"
+        ):  # fmt: skip
+            return False
+        arrays = [a for a in targs if a.__class__ is _Slot]
+        if not arrays or len(arrays) + sum(
+            isinstance(a, (bool, int, float)) for a in targs
+        ) != len(targs):  # fmt: skip
+            return False
+        return all(shapes[a.i][1].kind == "f" for a in arrays)
+
+    out: list[list[Any]] = []
+    group: list[int] = []
+    waiting: list[list[Any]] = []  # reads met inside a group: emitted before the fused call
+
+    def flush() -> None:
+        if len(group) < 2:
+            out.extend(ops[k] for k in group)
+            out.extend(waiting)
+        else:
+            made = {ops[k][3].i for k in group}
+            members = set(group)
+            inputs: list[Any] = []
+            steps = []
+            for k in group:
+                func, targs, _, outs = ops[k]
+                dtype = np.result_type(*(shapes[a.i][1] for a in targs if a.__class__ is _Slot))
+                args = []
+                for a in targs:
+                    if a.__class__ is _Slot:
+                        if a.i not in made and not any(x.i == a.i for x in inputs):
+                            inputs.append(a)
+                        args.append(a)
+                    else:
+                        args.append(_scalar_for(a, dtype))
+                steps.append((_ufunc_of(func), tuple(args), outs.i))
+            results = [
+                ops[k][3].i for k in group
+                if ops[k][3].i in keep
+                or any(r not in members for r in readers.get(ops[k][3].i, []))
+            ]  # fmt: skip
+            fused = _Fused(steps, inputs, results, xp)
+            made_slots = tuple(_Slot(i) for i in results)
+            out.extend(waiting)
+            target = made_slots[0] if len(made_slots) == 1 else made_slots
+            out.append([fused, tuple(inputs), {}, target])
+        group.clear()
+        waiting.clear()
+
+    shape = None
+    for k, op in enumerate(ops):
+        if fusible(op):
+            if group and shapes[op[3].i][0] != shape:
+                flush()
+            group.append(k)
+            shape = shapes[op[3].i][0]
+        elif group and op[0].__class__ is _Read:
+            waiting.append(op)
+        else:
+            flush()
+            out.append(op)
+    flush()
+    return out
+
+
 class _Buf:
     """A buffer operand of the replay (``out=``): its ``j``-th buffer."""
 
@@ -1208,10 +1496,13 @@ def _generate(
     init: list[Any],
     out_template: Any,
     n_buffers: int = 0,
+    device: Any = None,
 ) -> Callable[..., Any]:
     """The replay as one Python function, generated: a line per call, operands in local
     variables, no interpreter loop, no per-call lists or dicts."""
     names: dict[str, Any] = {"_asarray": _asarray, "_tensor": _tensor_of}
+    if device is not None:
+        names.update(_asarray=device.asarray, _tensor=_leaf)
     ids: dict[int, str] = {}
 
     def const(value: Any) -> str:
@@ -1259,12 +1550,15 @@ def _generate(
             dies.setdefault(k, []).append(i)
     names["_dget"] = _DATA.__get__
     names["_T"] = Tensor
-    names["_nd"] = _ndarray
+    names["_nd"] = _ndarray if device is None else device.ndarray
     params = [f"a{k}" for k in range(len(arg_slots))] + ["_B"]
     lines = [f"def _replay({', '.join(params)}):"]
     if n_buffers:
         lines.append(f"    {''.join(f'b{j}, ' for j in range(n_buffers))}= _B")
-    lines += [f"    v{slot} = a{k}" for k, slot in enumerate(arg_slots)]
+    if device is None:
+        lines += [f"    v{slot} = a{k}" for k, slot in enumerate(arg_slots)]
+    else:  # host arrays given beside GPU ones are moved there, as chainrule moves labels
+        lines += [f"    v{slot} = _asarray(a{k})" for k, slot in enumerate(arg_slots)]
     for k, (func, targs, tkwargs, outs) in enumerate(ops):
         _emit(k, func, targs, tkwargs, outs, names, lines, expr, const)
         if k in dies:
@@ -1546,13 +1840,20 @@ def _key_of(value: Any) -> Any:
                 "a closure (they are read by reference), and data as Tensors or arrays"
             )
         d = value._data
-        if d.__class__ is not _ndarray:
-            return None
-        return ("T", d.shape, d.dtype)
+        if d.__class__ is _ndarray:
+            return ("T", d.shape, d.dtype)
+        if _on_device(d) and hasattr(d, "device"):
+            return ("DT", d.shape, d.dtype, d.device.id)
+        return None
     if value.__class__ is _ndarray:
         return ("A", value.shape, value.dtype)
-    if isinstance(value, _ndarray) or hasattr(value, "__cuda_array_interface__"):
-        return None  # a CuPy array or an ndarray subclass: the call runs eagerly
+    if _on_device(value):
+        try:
+            return ("D", value.shape, value.dtype, value.device.id)
+        except AttributeError:  # a GPU array-like other than CuPy's: eager
+            return None
+    if isinstance(value, _ndarray):
+        return None  # an ndarray subclass: the call runs eagerly
     try:
         hash(value)
     except TypeError:
@@ -1583,6 +1884,7 @@ class Compiled:
         self.cache_size = cache_size
         self.traces = 0
         self.fallbacks = 0
+        self.eager_reason: str | None = None
         self._cache: OrderedDict[Any, list[_Program]] = OrderedDict()
         functools.update_wrapper(self, fn)
 
@@ -1597,10 +1899,10 @@ class Compiled:
                 continue
             k = _key_of(a)
             if k is None:
-                return self.fn(*args, **kwargs)  # not NumPy arrays (CuPy): eager
+                return self.fn(*args, **kwargs)  # an ndarray subclass: eager
             keys.append(k)
             if k[0] != "C":
-                inputs.append(a._data if k[0] == "T" else a)
+                inputs.append(a._data if k[0][-1] == "T" else a)
         kkeys = []
         for name, v in sorted(kwargs.items()):
             k = _key_of(v)
@@ -1608,9 +1910,11 @@ class Compiled:
                 return self.fn(*args, **kwargs)
             kkeys.append((name, k))
             if k[0] != "C":
-                inputs.append(v._data if k[0] == "T" else v)
+                inputs.append(v._data if k[0][-1] == "T" else v)
         key = (tuple(keys), tuple(kkeys), autodiff.state.grad_enabled)
         variants = self._cache.get(key)
+        if variants is _EAGER:
+            return self.fn(*args, **kwargs)
         if variants is not None:
             self._cache.move_to_end(key)
             for k, program in enumerate(variants):
@@ -1629,9 +1933,27 @@ class Compiled:
             if len(variants) >= _VARIANTS:
                 self.fallbacks += 1
                 return self.fn(*args, **kwargs)
-        with _lock:
-            # kwargs are entered in sorted order so that their slots match later calls
-            program, result = _trace(self.fn, args, dict(sorted(kwargs.items())))
+        gpu = next((a for a in inputs if _on_device(a)), None)
+        if gpu is not None:
+            try:
+                with _lock:
+                    program, _ = _trace(
+                        self.fn, args, dict(sorted(kwargs.items())), namespace_of(gpu)
+                    )
+            except Exception as exc:  # noqa: BLE001 - any failure of the rehearsal: eager
+                self._cache[key] = _EAGER
+                self.eager_reason = f"{type(exc).__name__}: {exc}"
+                warnings.warn(
+                    f"compile: this GPU step runs eagerly ({self.eager_reason})",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                return self.fn(*args, **kwargs)
+            result = program.run(*inputs)
+        else:
+            with _lock:
+                # kwargs are entered in sorted order so that their slots match later calls
+                program, result = _trace(self.fn, args, dict(sorted(kwargs.items())))
         self.traces += 1
         if variants is not None:
             variants.insert(0, program)
@@ -1644,7 +1966,8 @@ class Compiled:
     @property
     def ops(self) -> int:
         """The number of recorded calls of the most recent trace (0 before the first call)."""
-        return next(reversed(self._cache.values()))[0].ops if self._cache else 0
+        programs = [v for v in self._cache.values() if v is not _EAGER]
+        return programs[-1][0].ops if programs else 0
 
 
 def compile(fn: Callable[..., Any] | None = None, *, cache_size: int = 8) -> Any:  # noqa: A001

@@ -582,11 +582,11 @@ def test_an_explicit_generator_is_refused_not_replayed_as_a_constant():
     assert layer(cr.ones(4, 3)).shape == (4, 3)
 
 
-def test_device_arrays_and_ndarray_subclasses_run_eagerly():
+def test_array_likes_other_than_numpy_and_cupy_arrays_run_eagerly():
     class Sub(np.ndarray):
         pass
 
-    class DeviceLike:  # what cr.compile sees of a CuPy array: no numpy.ndarray, unhashable
+    class DeviceLike:  # a GPU array-like that is not CuPy's: no shape, no device, unhashable
         __cuda_array_interface__: dict = {}
         __hash__ = None
 
@@ -600,3 +600,76 @@ def test_device_arrays_and_ndarray_subclasses_run_eagerly():
     sub = np.ones(3).view(Sub)
     assert step(sub) == 1.0 and step(sub) == 1.0 and step(DeviceLike()) == 1.0
     assert calls == [Sub, Sub, DeviceLike] and step.traces == 0
+
+
+# ------------------------------------------------------------------------------ on a GPU
+def _gpu_mlp(cupy, dropout=0.0):
+    cr.random.seed(0)
+    layers = [nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh()]
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    model = nn.Sequential(*layers, nn.Linear(32, 3)).to("cuda")
+    return model, cr.optim.Adam(model.parameters(), lr=0.01)
+
+
+def test_gpu_step_is_rehearsed_on_the_host_then_replayed_with_fused_kernels(monkeypatch):
+    from . import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    rng = np.random.default_rng(0)
+    X = cupy.asarray(rng.standard_normal((16, 10)).astype(np.float32))
+    y = rng.integers(0, 3, 16)  # host labels beside GPU inputs, as chainrule moves them
+    results = []
+    for compiled in (False, True):
+        model, opt = _gpu_mlp(cupy)
+
+        def step(x, y, model=model, opt=opt):
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = cr.compile(step) if compiled else step
+        losses = [f(cr.as_tensor(X), y) for _ in range(4)]
+        assert all(isinstance(loss._data, cupy.ndarray) for loss in losses)
+        params = list(model.parameters())
+        assert all(isinstance(p._data, cupy.ndarray) for p in params)
+        assert all(isinstance(p.grad._data, cupy.ndarray) for p in params)
+        arrays = [p.numpy() for p in params] + [p.grad.numpy() for p in params]
+        results.append(([float(v.numpy()) for v in losses], arrays))
+    (eager_losses, eager_weights), (losses, weights) = results
+    assert losses == eager_losses  # the fake computes with NumPy: equal bit for bit
+    for a, b in zip(eager_weights, weights):
+        np.testing.assert_array_equal(a, b)
+    assert f.traces == 1 and f.eager_reason is None
+    program = next(iter(f._cache.values()))[0]
+    fused = [op[0] for op in program.calls if op[0].__class__.__name__ == "_Fused"]
+    # the relu after a bias, tanh after a bias, softmax's shift and exp, tanh's rule...
+    assert len(fused) >= 4 and sum(k.steps for k in fused) >= 9
+
+
+def test_gpu_step_the_replay_cannot_do_runs_eagerly_with_a_warning(monkeypatch):
+    from . import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    model, opt = _gpu_mlp(cupy, dropout=0.5)  # draws: not replayed on a GPU
+    X = cupy.asarray(np.ones((8, 10), np.float32))
+    y = cupy.asarray(np.zeros(8, np.int64))
+
+    @cr.compile
+    def step(x, y):
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    before = [p.numpy().copy() for p in model.parameters()]
+    with pytest.warns(RuntimeWarning, match="runs eagerly.*random draws"):
+        step(cr.as_tensor(X), y)
+    after = [p.numpy() for p in model.parameters()]
+    assert all((a != b).any() for a, b in zip(before, after))  # updated once, by the eager run
+    assert opt.state[next(iter(model.parameters()))]["step"] == 1
+    step(cr.as_tensor(X), y)  # no second warning: the signature is known to run eagerly
+    assert step.traces == 0 and "random draws" in step.eager_reason

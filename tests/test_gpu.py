@@ -68,3 +68,33 @@ def test_cli_cnn_training_on_gpu_matches_cpu(tmp_path):
     gpu = train("digits", out=tmp_path / "gpu", device="cuda", **kw)
     np.testing.assert_allclose(gpu["train_loss"], cpu["train_loss"], rtol=1e-4)
     assert abs(gpu["accuracy"] - cpu["accuracy"]) <= 0.01
+
+
+def test_compiled_step_on_gpu_matches_eager_with_fused_kernels():
+    rng = np.random.default_rng(0)
+    X = cupy.asarray(rng.standard_normal((32, 10)).astype(np.float32))
+    y = cupy.asarray(rng.integers(0, 3, 32))
+    results = []
+    for compiled in (False, True):
+        cr.random.seed(0)
+        model = nn.Sequential(
+            nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 3)
+        ).to("cuda")
+        opt = cr.optim.Adam(model.parameters(), lr=0.01)
+
+        def step(x, y, model=model, opt=opt):
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = cr.compile(step) if compiled else step
+        losses = [float(f(cr.as_tensor(X), y).numpy()) for _ in range(5)]
+        results.append((losses, [p.numpy() for p in model.parameters()]))
+    assert f.eager_reason is None and f.traces == 1
+    program = next(iter(f._cache.values()))[0]
+    assert any(op[0].__class__.__name__ == "_Fused" for op in program.calls)
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5)
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)

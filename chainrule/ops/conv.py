@@ -191,9 +191,11 @@ def _cols(
 # rather than by storing pad columns, which would widen every product by (pl + pr) / Wo (25%
 # on 3x3 kernels over 8x8 images). One matrix product per direction: (O, K) @ (K, N*Ho*P).
 # Below these K = C_in*kh*kw the transposes in and out of the layout cost more than they save
-# (measured on 1 thread, batches of 8x8 and 28x28 images): col2im gains from K ~ 32, the
-# forward and the weight gradient (whose general path is one batched product) from K ~ 96.
-_FLAT_MIN_K = 96
+# (measured on 1 thread, a whole layer's forward and backward on batches of 8x8 to 32x32
+# images): from K = 36 the flat layout takes 0.75-1.0x the general path's time (the 8x8
+# images gain most), at K = 27 up to 1.15x on 32x32 images. (The forward and the weight
+# gradient, before the edges were zeroed instead of padded, gained only from K ~ 96.)
+_FLAT_MIN_K = 32
 _FLAT_MIN_K_INPUT = 32
 #: The forward keeps its im2col for the weight gradient up to this size (one layer's; larger
 #: ones are rebuilt in backward, as the memory of a deep net's forward would be dominated by

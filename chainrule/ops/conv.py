@@ -613,13 +613,18 @@ def conv2d(
     arrays = (x if isinstance(x, Tensor) else xd, weight if isinstance(weight, Tensor) else wd,
               bias if isinstance(bias, Tensor) else bd)  # fmt: skip
     cfg = (stride_, pads, dilation_, groups)
-    if (
-        isinstance(weight, Tensor) and weight._rg and state.grad_enabled
-        and isinstance(xd, np.ndarray) and isinstance(wd, np.ndarray) and _flat(NP, cfg, ws)
-    ):  # fmt: skip
-        # A recorded flat node keeps its im2col for the weight gradient (see _FlatSaved).
-        return apply(_conv, _conv2d_forward, arrays, (cfg, _FlatSaved()))
-    return apply(_conv, _conv2d_forward, arrays, (cfg,))
+    return apply(_conv, _conv2d_forward, arrays, _conv_params(cfg, arrays[0], arrays[1]))
+
+
+def _conv_params(cfg: ConvCfg, x: Any, w: Any) -> tuple[Any, ...]:
+    """The params of a conv2d node for ``apply`` (``x`` and ``w`` as passed to it): with a
+    _FlatSaved when the node will be recorded on the flat path with a weight gradient."""
+    if isinstance(w, Tensor) and w._rg and state.grad_enabled:
+        xd = x._data if isinstance(x, Tensor) else x
+        wd = w._data
+        if isinstance(xd, np.ndarray) and isinstance(wd, np.ndarray) and _flat(NP, cfg, wd.shape):
+            return (cfg, _FlatSaved())
+    return (cfg,)
 
 
 conv2d.prim = _conv  # type: ignore[attr-defined]
@@ -1183,7 +1188,7 @@ def conv1d(
     w4 = reshape(weight if isinstance(weight, Tensor) else wd, (o, wd.shape[1], 1, kernel[0]))
     cfg = ((1, stride_[0]), ((0, 0), pads[0]), (1, dilation_[0]), groups)
     out = apply(_conv, _conv2d_forward, (x4, w4, bias if isinstance(bias, Tensor) else bd),
-                (cfg,))  # fmt: skip
+                _conv_params(cfg, x4, w4))  # fmt: skip
     return reshape(out, (n, o, out.shape[3]))
 
 
@@ -1248,8 +1253,8 @@ def conv3d(
         planes = getitem(xt, (slice(None), slice(start, start + sd * (do - 1) + 1, sd)))
         planes = reshape(planes, (n * do, c, h, w))
         b = (bias if isinstance(bias, Tensor) else bd) if p == 0 else None  # added once
-        y = apply(_conv, _conv2d_forward, (planes, getitem(wt, (slice(None), slice(None), p)),
-                                           b), (cfg,))  # fmt: skip
+        wp = getitem(wt, (slice(None), slice(None), p))
+        y = apply(_conv, _conv2d_forward, (planes, wp, b), _conv_params(cfg, planes, wp))
         out = y if out is None else out + y
     ho, wo = out.shape[2], out.shape[3]
     return transpose(reshape(out, (n, do, o, ho, wo)), (0, 2, 1, 3, 4))

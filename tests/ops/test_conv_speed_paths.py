@@ -264,3 +264,35 @@ def test_pool_stays_under_its_caps(monkeypatch):
         assert C._pool.nbytes == sum(a.nbytes for a in kept) <= 64 << 10
         assert all(a.nbytes <= 16 << 10 for a in kept)
     assert kept  # the small ones are kept
+
+
+@pytest.mark.parametrize("nd", [1, 3])
+def test_conv1d_and_conv3d_nodes_on_the_flat_path(nd, monkeypatch):
+    # conv1d (a unit height) and conv3d (one conv2d per kernel depth) record flat conv2d
+    # nodes that keep their im2col too; their gradients are the general path's.
+    conv = {1: cr.conv1d, 3: cr.conv3d}[nd]
+    x = RNG.standard_normal((2, 12) + (5,) * nd)
+    w = RNG.standard_normal((4, 12) + (3,) * nd)
+    b = RNG.standard_normal(4)
+    g = RNG.standard_normal((2, 4) + (5,) * nd)
+
+    def grads():
+        xt, wt, bt = (cr.tensor(a, requires_grad=True) for a in (x, w, b))
+        out = conv(xt, wt, bt, padding=1)
+        (out * g).sum().backward()
+        return out.numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+    want = _general(monkeypatch, grads)
+    assert C._flat(C.NP, ((1, 1), ((0, 0), (1, 1)), (1, 1), 1), (4, 12, 1, 3))
+    kept: list[object] = []
+    real = C._FlatSaved.__init__
+
+    def spy(self):
+        real(self)
+        kept.append(self)
+
+    monkeypatch.setattr(C._FlatSaved, "__init__", spy)
+    got = grads()
+    assert len(kept) == (1 if nd == 1 else 3) and all(s.cols is not None for s in kept)
+    for a, r in zip(got, want):
+        np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12 * np.abs(r).max())

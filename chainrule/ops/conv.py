@@ -190,23 +190,22 @@ def _cols(
 # the neighbouring row: the horizontal padding is made by zeroing those reads (_flat_edges)
 # rather than by storing pad columns, which would widen every product by (pl + pr) / Wo (25%
 # on 3x3 kernels over 8x8 images). One matrix product per direction: (O, K) @ (K, N*Ho*P).
-# Below these K = C_in*kh*kw the transposes in and out of the layout cost more than they save
+# Below this K = C_in*kh*kw the transposes in and out of the layout cost more than they save
 # (measured on 1 thread, a whole layer's forward and backward on batches of 8x8 to 32x32
 # images): from K = 36 the flat layout takes 0.75-1.0x the general path's time (the 8x8
 # images gain most), at K = 27 up to 1.15x on 32x32 images. (The forward and the weight
 # gradient, before the edges were zeroed instead of padded, gained only from K ~ 96.)
 _FLAT_MIN_K = 32
-_FLAT_MIN_K_INPUT = 32
 #: The forward keeps its im2col for the weight gradient up to this size (one layer's; larger
 #: ones are rebuilt in backward, as the memory of a deep net's forward would be dominated by
 #: them). The CNN example's layers need 2 to 5 MB.
 _SAVE_COLS_MAX_BYTES = 64 << 20
 
 
-def _flat(xp: Any, cfg: ConvCfg, w_shape: tuple[int, ...], min_k: int | None = None) -> bool:
+def _flat(xp: Any, cfg: ConvCfg, w_shape: tuple[int, ...]) -> bool:
     return (
         (xp is NP or xp is np) and cfg[0] == (1, 1) and cfg[3] == 1 and w_shape[0] > 1
-        and w_shape[1] * w_shape[2] * w_shape[3] >= (_FLAT_MIN_K if min_k is None else min_k)
+        and w_shape[1] * w_shape[2] * w_shape[3] >= _FLAT_MIN_K
     )  # fmt: skip
 
 
@@ -431,7 +430,7 @@ def _conv2d_input_grad_forward(
     xp: Any, g: Any, w: Any, x_shape: tuple[int, ...], cfg: ConvCfg
 ) -> Any:
     """col2im(W^T @ g): each window's column gradient added back to the pixels it read."""
-    if _flat(xp, cfg, w.shape, _FLAT_MIN_K_INPUT):
+    if _flat(xp, cfg, w.shape):
         return _flat_input_grad(g, w, x_shape, cfg)
     (sh, sw), pads, (dh, dw), groups = cfg
     n, c, h, wd = x_shape

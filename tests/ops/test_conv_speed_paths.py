@@ -35,7 +35,6 @@ CASES = [
 def _general(monkeypatch: pytest.MonkeyPatch, fn, *args, **kwargs):
     with monkeypatch.context() as m:
         m.setattr(C, "_FLAT_MIN_K", 10**9)
-        m.setattr(C, "_FLAT_MIN_K_INPUT", 10**9)
         return fn(*args, **kwargs)
 
 
@@ -44,7 +43,6 @@ def _general(monkeypatch: pytest.MonkeyPatch, fn, *args, **kwargs):
 def test_flat_path_equals_general_path(case, dtype, monkeypatch):
     n, c, o, h, w, kh, kw, pads, dil = case
     monkeypatch.setattr(C, "_FLAT_MIN_K", 1)
-    monkeypatch.setattr(C, "_FLAT_MIN_K_INPUT", 1)
     cfg = ((1, 1), pads, dil, 1)
     assert C._flat(C.NP, cfg, (o, c, kh, kw))
     x = RNG.standard_normal((n, c, h, w)).astype(dtype)
@@ -87,7 +85,6 @@ def test_flat_gradients_and_second_derivatives(monkeypatch):
     x, w = RNG.standard_normal((2, 4, 5, 5)), RNG.standard_normal((3, 4, 3, 3))
     b = RNG.standard_normal(3)
     monkeypatch.setattr(C, "_FLAT_MIN_K", 1)
-    monkeypatch.setattr(C, "_FLAT_MIN_K_INPUT", 1)
     assert C._flat(C.NP, ((1, 1), ((1, 1), (1, 1)), (1, 1), 1), w.shape)
 
     def f(x, w, b):
@@ -111,7 +108,6 @@ def test_flat_float32_stays_float32_and_mixed_bias_promotes():
 
 def _flat_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(C, "_FLAT_MIN_K", 1)
-    monkeypatch.setattr(C, "_FLAT_MIN_K_INPUT", 1)
 
 
 def _grads(x, w, b, g, **kw):

@@ -895,6 +895,7 @@ _VARIANTS = 4  # traces kept per input signature, one per outcome of its guards
 _EAGER: list[Any] = []  # the cache entry of a GPU signature that runs eagerly
 _ALIAS = object()  # marks a call replaced by "this slot is that slot"
 _GETITEM = _ndarray.__getitem__
+_SETITEM = _ndarray.__setitem__
 
 
 class _Program:
@@ -1079,7 +1080,7 @@ class _Program:
         like = tracer.values + [tracer.values[i] for i in extra]  # a new value: its original's
         self._busy = threading.Lock()
         if device is None:
-            self.buffers = tuple(_buffers_assigned(ops, escaped, like))
+            self.buffers = tuple(_buffers_assigned(ops, results, like))
         else:
             # 5'. on a GPU (CuPy has its own memory pool): each chain of elementwise calls
             # becomes one fused kernel, and every call its CuPy counterpart
@@ -1436,15 +1437,25 @@ def _new_buffer(like: Any) -> Any:
     return np.empty_like(like, order="K")  # the same memory layout as the traced result
 
 
-def _buffers_assigned(ops: list[list[Any]], escaped: set[int], values: list[Any]) -> list[Any]:
-    """Give each ufunc result (``matmul`` included) that never leaves the replay a buffer.
+def _buffers_assigned(ops: list[list[Any]], results: set[int], values: list[Any]) -> list[Any]:
+    """Give each ufunc result (``matmul`` included) and each ``np.empty``/``np.zeros``
+    scratch array that never leaves the replay a buffer.
 
     A result leaves the replay if it, or any array that may share its memory (a view, a
-    transpose, a result written into it, an alias), is returned, handed to a Python call
-    (``opt.step``, a gradient bound to a leaf, ``p.data = ...``) or written by one. Those are
-    made afresh at every replay, as eagerly; the others are written into the same array at
-    every replay. Returns the traced arrays the buffers copy the shape, dtype and layout of;
-    the calls given a buffer get ``out=(_Buf(j),)``."""
+    transpose, a result written into it, an alias), is an argument or a result of the step,
+    or is handed to a Python call (``opt.step``, a gradient bound to a leaf, ``p.data = ...``,
+    any call the replay does not know). Those are made afresh at every replay, as eagerly;
+    the others are written into the same array at every replay (writes into them, by
+    ``out=``, indexing or ``np.copyto``, stay inside). Returns the traced arrays the buffers
+    copy the shape, dtype and layout of; the calls given a buffer get ``out=(_Buf(j),)``."""
+    escaped = set(results)
+    for func, targs, tkwargs, outs in ops:
+        if outs is None and not (
+            func.__class__ is _Guard or func is _SETITEM or func is np.copyto
+            or func is _ndarray.fill
+            or (_ufunc_of(func) is not None and (func.__name__ == "at" or "out" in tkwargs))
+        ):  # fmt: skip
+            escaped.update(_slots_in((targs, tkwargs), []))
     group: dict[int, int] = {}
 
     def find(i: int) -> int:
@@ -1476,18 +1487,33 @@ def _buffers_assigned(ops: list[list[Any]], escaped: set[int], values: list[Any]
     like: list[Any] = []
     for op in ops:
         func, targs, tkwargs, outs = op
-        uf = _ufunc_of(func)
-        if (
-            uf is None or func != uf.__call__ or uf.nout != 1 or tkwargs
-            or outs.__class__ is not _Slot or find(outs.i) in out_of_reach
-        ):  # fmt: skip
+        if outs.__class__ is not _Slot or find(outs.i) in out_of_reach:
             continue
         value = values[outs.i]
         if value is None or value.nbytes < _MIN_BUFFER:
             continue
-        op[2] = {"out": (_Buf(len(like)),)}
+        uf = _ufunc_of(func)
+        if uf is not None and func == uf.__call__ and uf.nout == 1 and not tkwargs:
+            op[2] = {"out": (_Buf(len(like)),)}
+        elif func in _SCRATCH and not any(a.__class__ is _Slot for a in targs):
+            # np.empty / np.zeros of a fixed shape: the same array again (zeroed again)
+            op[0], op[1], op[2] = _SCRATCH[func], (_Buf(len(like)),), {}
+        else:
+            continue
         like.append(_new_buffer(_plain(value)))
     return like
+
+
+def _as_is(buf: Any) -> Any:
+    return buf  # np.empty: whatever the array holds, as eagerly
+
+
+def _zeroed(buf: Any) -> Any:
+    buf.fill(0)
+    return buf
+
+
+_SCRATCH = {np.empty: _as_is, np.zeros: _zeroed}
 
 
 def _generate(

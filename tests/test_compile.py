@@ -511,6 +511,22 @@ def test_buffers_kept_between_replays_never_leak_into_results_or_other_threads()
     assert not errors, errors[0]
 
 
+def test_scratch_arrays_kept_between_replays_start_as_eagerly():
+    def step(x):
+        acc = np.zeros(4096)  # filled in part: the rest must be zeros again at every replay
+        acc[: x.shape[0]] = x
+        tmp = np.empty(4096)
+        np.multiply(acc, 2.0, out=tmp)
+        return cr.tensor(tmp[:8].copy()), cr.tensor(acc.sum())
+
+    c = cr.compile(step)
+    for x in (np.arange(1.0, 9.0), np.ones(8), -np.arange(8.0)):
+        for a, b in zip(step(x), c(x)):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    program = next(iter(c._cache.values()))[0]
+    assert len(program.buffers) == 2  # acc and tmp: written inside, never handed out
+
+
 def test_a_trace_leaves_other_threads_eager_work_alone():
     import threading
 

@@ -515,6 +515,7 @@ def test_scratch_arrays_kept_between_replays_start_as_eagerly():
     def step(x):
         acc = np.zeros(4096)  # filled in part: the rest must be zeros again at every replay
         acc[: x.shape[0]] = x
+        acc[8:16] += x  # would accumulate over replays if the buffer were not zeroed again
         tmp = np.empty(4096)
         np.multiply(acc, 2.0, out=tmp)
         return cr.tensor(tmp[:8].copy()), cr.tensor(acc.sum())

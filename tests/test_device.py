@@ -398,3 +398,29 @@ def test_mlp_fit_on_cuda_n_trains_on_gpu_n_and_leaves_the_current_gpu(cupy, solv
     np.testing.assert_array_equal(gpu.coefs_[0], cpu.coefs_[0])
     np.testing.assert_array_equal(gpu.predict_proba(X), cpu.predict_proba(X))
     assert cupy.cuda.runtime.getDevice() == 0
+
+
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
+def test_estimators_and_train_keep_the_eager_step_on_a_gpu(cupy, monkeypatch, tmp_path):
+    # cr.compile's GPU replay has not run on a real GPU yet: the library's own fits keep the
+    # eager step there (a user may still compile a GPU step themselves)
+    pytest.importorskip("safetensors")
+    from chainrule import training
+    from chainrule.compile import Compiled
+    from chainrule.estimators import MLPClassifier
+
+    calls = []
+    real = Compiled.__call__
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Compiled, "__call__", counted)
+    X, y = _data()
+    MLPClassifier((8,), max_iter=2, random_state=0, device="cuda").fit(X, y)
+    training.train("iris", model="mlp", hidden=(8,), epochs=2, out=tmp_path / "gpu",
+                   progress=False, plots=False, device="cuda")  # fmt: skip
+    assert calls == []
+    MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)  # on the CPU it is replayed
+    assert calls

@@ -402,10 +402,14 @@ class _BaseMLP(BaseEstimator):
             return loss
 
         # Replayed by cr.compile (NumPy arrays only; the same numbers, measured faster: see
-        # benchmarks/RESULTS.md); a CuPy device runs it eagerly, and so does an objective
-        # that a subclass (or a test) overrides, which may do Python work at every step.
-        # Dropout draws from the estimator's own generator, which a replay cannot follow.
-        stock = type(self)._objective is _BaseMLP._objective and not self.dropout
+        # benchmarks/RESULTS.md); a CuPy device runs it eagerly (cr.compile's GPU replay has
+        # not been measured on a real GPU yet), and so does an objective that a subclass (or a
+        # test) overrides, which may do Python work at every step. Dropout draws from the
+        # estimator's own generator, which a replay cannot follow.
+        stock = (
+            type(self)._objective is _BaseMLP._objective and not self.dropout
+            and not str(self.device).startswith("cuda")
+        )  # fmt: skip
         step = _compile(train_step) if COMPILE_STEP and stock else train_step
         for _ in range(1 if incremental else self.max_iter):
             if self.shuffle:

@@ -383,12 +383,38 @@ def _flat_input_grad(
     NP.matmul(wt, gt, out=dcols)
     dcols6 = dcols.reshape((c, kh, kw, n, ho, pitch))
     _flat_edges(dcols6, wd, kw, dw, pl, wo)
+    dx = _array(plain, x_shape, dcols.dtype)
+    if ho == h and pitch == wd:
+        # The output rows are the input rows (padding 'same' along H): with the images back
+        # to back, each kernel offset is one shift of the whole batch, and col2im is kh*kw
+        # adds of runs N*H*W long instead of N*C runs of H*W (a third faster on the CNN
+        # layer). A shift then reads into the image above or below, so the rows that cross
+        # an image's top or bottom edge are zeroed too.
+        pt = cfg[1][0][0]
+        for p in range(kh):
+            s = p * dh - pt
+            lo, hi = min(ho, max(0, -s)), max(0, h - s)
+            if lo:
+                dcols6[:, p, :, :, :lo] = 0
+            if hi < ho:
+                dcols6[:, p, :, :, hi:] = 0
+        length = n * r
+        flat = _array(plain, (c, length + (kh - 1) * dh * pitch + (kw - 1) * dw), dcols.dtype,
+                      zero=True)  # fmt: skip
+        d4 = dcols.reshape((c, kh, kw, length))
+        for p in range(kh):
+            for q in range(kw):
+                shift = p * dh * pitch + q * dw
+                flat[:, shift : shift + length] += d4[:, p, q]
+        start = pt * pitch + pl
+        images = flat[:, start : start + length].reshape((c, n, h * wd))
+        NP.copyto(dx.reshape((n, c, h * wd)).transpose(1, 0, 2), images)
+        return dx
     buf, pixels = _flat_buffer(plain, x_shape, dcols.dtype, kh, kw, cfg)
     for p in range(kh):
         for q in range(kw):
             shift = p * dh * pitch + q * dw
             buf[:, :, shift : shift + r] += dcols6[:, p, q].reshape((c, n, r))
-    dx = _array(plain, x_shape, dcols.dtype)
     NP.copyto(dx, pixels.transpose(1, 0, 2, 3))
     return dx
 

@@ -1301,7 +1301,13 @@ def _to_gpu(value: Any, xp: Any) -> Any:
 
 def _on_gpu(op: list[Any], xp: Any) -> list[Any]:
     func, targs, tkwargs, outs = op
-    return [_device_func(func, xp), _to_gpu(targs, xp), _to_gpu(tkwargs, xp), outs]
+    target = _device_func(func, xp)
+    if target.__class__ is _DeviceReduce and (
+        set(tkwargs) - {"axis", "dtype", "out", "keepdims", "where"}
+        or tkwargs.get("where", True) is not True
+    ):
+        raise _Untranslatable(f"a {func.__self__.__name__} reduction with {sorted(tkwargs)}")
+    return [target, _to_gpu(targs, xp), _to_gpu(tkwargs, xp), outs]
 
 
 class _Fused:

@@ -690,3 +690,25 @@ def test_gpu_step_the_replay_cannot_do_runs_eagerly_with_a_warning(monkeypatch):
     assert opt.state[next(iter(model.parameters()))]["step"] == 1
     step(cr.as_tensor(X), y)  # no second warning: the signature is known to run eagerly
     assert step.traces == 0 and "random draws" in step.eager_reason
+
+
+def test_recorded_numpy_calls_map_to_their_cupy_counterparts(monkeypatch):
+    import sys
+
+    from . import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    mod = sys.modules["chainrule.compile"]
+    to_gpu = mod._device_func
+    assert to_gpu(np.exp.__call__, cupy) is cupy.exp
+    assert to_gpu(np.ndarray.transpose, cupy) is cupy.ndarray.transpose
+    assert to_gpu(np.ndarray.__getitem__, cupy) is cupy.ndarray.__getitem__
+    assert to_gpu(np.where, cupy) is cupy.where
+    assert to_gpu(np.lib.stride_tricks.as_strided, cupy) is cupy.lib.stride_tricks.as_strided
+    total = to_gpu(np.add.reduce, cupy)
+    x = cupy.asarray(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(total(x, axis=(1,), dtype=None, keepdims=True).get(), [[3], [12]])
+    with pytest.raises(mod._Untranslatable, match="accumulate"):
+        to_gpu(np.add.accumulate, cupy)
+    with pytest.raises(mod._Untranslatable, match="initial"):
+        mod._on_gpu([np.add.reduce, (mod._Slot(0),), {"axis": 0, "initial": 1.0}, None], cupy)

@@ -1,6 +1,7 @@
 """conv2d's fast "flat" path (stride 1, one group, C_in*kh*kw large enough): forward, input gradient
 and weight gradient against the general im2col path and a direct-loop reference, gradients
-and second derivatives against finite differences, dtypes and layouts of the results."""
+and second derivatives against finite differences, dtypes and layouts of the results; the
+im2col a recorded node keeps, and the per-thread pool its large arrays come from."""
 
 from __future__ import annotations
 

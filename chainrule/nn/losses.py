@@ -128,8 +128,9 @@ def _class_weight(weight: Any, c: int, xd: Any, op: str) -> Any:
 
 
 def _in_range(y: Any, c: int) -> bool:
-    # Viewed as unsigned, a negative label is huge: one reduction checks both bounds.
-    return y.size == 0 or int(y.view(y.dtype.str.replace("i", "u")).max()) < c
+    # Viewed as unsigned, a negative label is huge: one reduction checks both bounds (the
+    # outcome read, not the largest label: see ops.nn._check_range).
+    return y.size == 0 or bool(y.view(y.dtype.str.replace("i", "u")).max() < c)
 
 
 def _labels(y: Any, c: int, ignore_index: int, op: str) -> tuple[Any, Any]:

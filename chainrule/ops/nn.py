@@ -51,8 +51,10 @@ def _labels_array(labels: Any, op: str) -> Any:
 
 
 def _check_range(yd: Any, num_classes: int, op: str) -> None:
-    # Viewed as unsigned, a negative label is huge: one reduction checks both bounds.
-    if yd.size and int(yd.view(yd.dtype.str.replace("i", "u")).max()) >= num_classes:
+    # Viewed as unsigned, a negative label is huge: one reduction checks both bounds. The
+    # comparison is made on the array and only its outcome read (cr.compile then guards on
+    # "in range", not on the largest label of each batch).
+    if yd.size and bool(yd.view(yd.dtype.str.replace("i", "u")).max() >= num_classes):
         bad = int(yd.min()) if int(yd.min()) < 0 else int(yd.max())
         raise ValueError(
             f"{op}: label {bad} is out of range for {num_classes} classes; expected "

@@ -31,8 +31,8 @@ None of these changes a result bit: every call that remains computes what it com
 on the same values, in the same order.
 
 Python reads of traced values (``bool``, ``int``, ``float``, ``.item()``: a branch on a
-value, cross-entropy's check of the largest label) are specialised and guarded, and checked
-first where they depend on the inputs alone: a call whose value differs from a trace's is
+value, cross-entropy's check that the labels are in range) are specialised and guarded, and
+checked first where they depend on the inputs alone: a call whose value differs from a trace's is
 traced again as a variant (up to 4 per signature), beyond that run eagerly (``fallbacks``),
 with the same random draws. Limitations, each caught where it can be:
 
@@ -1768,7 +1768,7 @@ def _common_calls_merged(
 
 
 def _guards_first(ops: list[list[Any]]) -> list[list[Any]]:
-    """``ops`` with each guard, and the pure calls it reads (cross-entropy's largest label,
+    """``ops`` with each guard, and the pure calls it reads (cross-entropy's label check,
     from the input labels), moved to the front: a replay that is not this trace's step is
     found before any work is done. Calls move only if nothing writes what they read and no
     draw or effect is among them, so every value is what it was in place."""
@@ -1905,8 +1905,9 @@ class Compiled:
         How many times a trace was recorded (first calls and new shapes or dtypes).
     fallbacks : int
         How many calls ran eagerly because a Python value read from a traced value (a branch
-        taken, the largest label of a batch) differed from every trace's for these shapes and
-        no more variants are kept (a trace per such outcome, up to 4 per signature).
+        taken, whether a batch's labels are in range) differed from every trace's for these
+        shapes and no more variants are kept (a trace per such outcome, up to 4 per
+        signature).
     """
 
     def __init__(self, fn: Callable[..., Any], cache_size: int) -> None:

@@ -211,13 +211,15 @@ def _flat(xp: Any, cfg: ConvCfg, w_shape: tuple[int, ...]) -> bool:
 
 class _FlatSaved:
     """What a flat conv2d node keeps for its rules on an ordinary backward: the forward's
-    im2col (the weight gradient's operand, so it is not built twice) and the incoming
-    gradient in the flat layout (shared by the input and weight gradients)."""
+    im2col, the weight gradient's operand, so that it is not built twice. (The incoming
+    gradient in the flat layout is made by each rule: sharing it saved 1-2% of the CNN
+    layer's step, not worth a cache that a gradient array changed in place between two walks
+    of a retained graph could make stale.)"""
 
-    __slots__ = ("cols", "g", "g_flat")
+    __slots__ = ("cols",)
 
     def __init__(self) -> None:
-        self.cols = self.g = self.g_flat = None
+        self.cols = None
 
 
 def _flat_geometry(
@@ -328,11 +330,8 @@ def _flat_cols(x: Any, kh: int, kw: int, cfg: ConvCfg) -> Any:
     return cols
 
 
-def _flat_g(g: Any, pitch: int, saved: _FlatSaved | None) -> Any:
-    """``g`` (N, O, Ho, Wo) as (O, N*Ho*P), zeros in the dropped columns; made once per
-    incoming gradient when the node keeps ``saved``."""
-    if saved is not None and saved.g is g:
-        return saved.g_flat
+def _flat_g(g: Any, pitch: int) -> Any:
+    """``g`` (N, O, Ho, Wo) as (O, N*Ho*P), zeros in the dropped columns."""
     n, o, ho, wo = g.shape
     plain = g.__class__ is _ndarray
     if pitch == wo:
@@ -341,10 +340,7 @@ def _flat_g(g: Any, pitch: int, saved: _FlatSaved | None) -> Any:
     else:
         gt = _array(plain, (o, n, ho, pitch), g.dtype, zero=True)
         gt[:, :, :, :wo] = g.transpose(1, 0, 2, 3)
-    gt = gt.reshape((o, n * ho * pitch))
-    if saved is not None:
-        saved.g, saved.g_flat = g, gt
-    return gt
+    return gt.reshape((o, n * ho * pitch))
 
 
 def _flat_forward(x: Any, w: Any, b: Any, cfg: ConvCfg, saved: _FlatSaved | None) -> Any:
@@ -367,9 +363,7 @@ def _flat_forward(x: Any, w: Any, b: Any, cfg: ConvCfg, saved: _FlatSaved | None
     return out
 
 
-def _flat_input_grad(
-    g: Any, w: Any, x_shape: tuple[int, ...], cfg: ConvCfg, saved: _FlatSaved | None = None
-) -> Any:
+def _flat_input_grad(g: Any, w: Any, x_shape: tuple[int, ...], cfg: ConvCfg) -> Any:
     _, (_, (pl, _)), (dh, dw), _ = cfg
     n, c, h, wd = x_shape
     o, _, kh, kw = w.shape
@@ -378,7 +372,7 @@ def _flat_input_grad(
     plain = g.__class__ is _ndarray and w.__class__ is _ndarray
     # The dropped columns of g are zeros, so their column gradients add nothing; the reads
     # across an edge must add nothing either, so their column gradients are zeroed.
-    wt, gt = w.reshape((o, -1)).T, _flat_g(g, pitch, saved)
+    wt, gt = w.reshape((o, -1)).T, _flat_g(g, pitch)
     dcols = _array(plain, (c * kh * kw, n * r), NP.result_type(wt, gt))
     NP.matmul(wt, gt, out=dcols)
     dcols6 = dcols.reshape((c, kh, kw, n, ho, pitch))
@@ -428,7 +422,7 @@ def _flat_weight_grad(
     if cols is None:
         cols = _flat_cols(x, kh, kw, cfg)
     # The dropped columns of g are zeros, so whatever cols holds there adds nothing.
-    return NP.matmul(_flat_g(g, pitch, saved), cols.T).reshape(w_shape)
+    return NP.matmul(_flat_g(g, pitch), cols.T).reshape(w_shape)
 
 
 def _conv2d_forward(
@@ -504,8 +498,6 @@ def _conv2d_weight_grad_forward(
 def _d_conv_x(
     xp: Any, g: Any, out: Any, x: Any, w: Any, b: Any, cfg: ConvCfg, saved: Any = None
 ) -> Any:
-    if saved is not None and not isinstance(g, Tensor):
-        return _flat_input_grad(g, w, x.shape, cfg, saved)
     return _call(_conv_input_grad, _conv2d_input_grad_forward, xp, (g, w), (x.shape, cfg))
 
 

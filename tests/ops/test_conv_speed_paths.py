@@ -120,8 +120,8 @@ def _grads(x, w, b, g, **kw):
 
 @pytest.mark.parametrize("case", [c for c in CASES if all(a == b for a, b in c[7])])
 def test_recorded_flat_node_keeps_its_columns_and_gives_the_general_gradients(case, monkeypatch):
-    # A recorded flat conv2d keeps its im2col for the weight gradient and makes the flat
-    # incoming gradient once for both rules: the results are the general path's.
+    # A recorded flat conv2d keeps its im2col for the weight gradient: the results are the
+    # general path's.
     n, c, o, h, w, kh, kw, pads, dil = case
     x, wt = RNG.standard_normal((n, c, h, w)), RNG.standard_normal((o, c, kh, kw))
     b = RNG.standard_normal(o)
@@ -145,8 +145,8 @@ def test_recorded_flat_node_keeps_its_columns_and_gives_the_general_gradients(ca
 
 
 def test_flat_node_backward_twice_with_other_upstream_gradients(monkeypatch):
-    # retain_graph: the second backward brings another g; the flat g kept from the first one
-    # must not be reused for it.
+    # retain_graph: the second backward brings another g (the kept im2col serves both; nothing
+    # derived from the first g may be reused).
     _flat_everywhere(monkeypatch)
     x = cr.tensor(RNG.standard_normal((2, 3, 5, 5)), requires_grad=True)
     w = cr.tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
@@ -293,3 +293,20 @@ def test_conv1d_and_conv3d_nodes_on_the_flat_path(nd, monkeypatch):
     assert len(kept) == (1 if nd == 1 else 3) and all(s.cols is not None for s in kept)
     for a, r in zip(got, want):
         np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12 * np.abs(r).max())
+
+
+def test_flat_node_sees_a_gradient_array_changed_in_place_between_walks(monkeypatch):
+    # The same seed array, doubled in place between two walks of a retained graph: both
+    # gradients double (nothing made from the first walk's g is kept on the node).
+    _flat_everywhere(monkeypatch)
+    x = cr.tensor(RNG.standard_normal((2, 3, 5, 5)), requires_grad=True)
+    w = cr.tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    out = cr.conv2d(x, w, padding=1)
+    seed = RNG.standard_normal(out.shape)
+    out.backward(seed, retain_graph=True)
+    dx1, dw1 = x.grad.numpy().copy(), w.grad.numpy().copy()
+    x.grad = w.grad = None
+    seed *= 2
+    out.backward(seed)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * dx1, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), 2 * dw1, rtol=1e-12)

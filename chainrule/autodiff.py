@@ -61,9 +61,13 @@ class _State(local):
 
     The defaults are class attributes, so a thread that never switched a mode reads them
     without an ``__init__`` having run for it: every new thread starts with grad enabled,
-    inference and anomaly mode off, whatever the other threads are doing. Reading a flag is one
-    attribute load on a ``threading.local``: about 40 ns where a plain slot takes about 10, paid
-    only by operations on tensors that require grad (two reads: grad mode, anomaly mode).
+    inference and anomaly mode off, whatever the other threads are doing.
+
+    Reading a flag of a ``threading.local`` takes about 50 ns where a plain slot takes about
+    10, and every recorded operation needs two (grad mode, anomaly mode). So writes keep
+    :data:`modes_switched` up to date (see :func:`_set_mode`): while it is empty, every thread
+    has grad enabled and anomaly mode off, and the hot paths (``ops/define.py``, ``record``)
+    skip the reads: ``x._rg and (not modes_switched or state.grad_enabled)``.
     """
 
     grad_enabled = True
@@ -72,9 +76,78 @@ class _State(local):
     transform_depth = 0  # transforms (grad, vjp...) evaluating their function in this thread
     end_callbacks: list[Callable[[], None]] | None = None  # see queue_callback
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        _set_mode(name, value)
+
 
 #: Switches read on every operation; one attribute load each, private to the calling thread.
 state = _State()
+_DEFAULTS = {"grad_enabled": True, "inference": False, "anomaly": False}
+
+#: The keys of the threads whose grad mode is off or anomaly mode on. Empty: every thread
+#: records with grad mode on and anomaly mode off, without reading :data:`state`. A set, so
+#: that adding and discarding a thread are single (atomic) operations, without a lock.
+modes_switched: set[int] = set()
+
+
+class _ThreadKey:
+    """A thread's entry in :data:`modes_switched` (its ``id``), kept in the thread's
+    :data:`state`: a thread that ends with a mode switched drops its locals, and with them this
+    key, which then leaves the set (so the other threads' fast path comes back)."""
+
+    __slots__ = ("id",)
+
+    def __init__(self) -> None:
+        self.id = id(self)
+
+    def __del__(self) -> None:
+        try:
+            modes_switched.discard(self.id)
+        except Exception:  # noqa: BLE001 - interpreter shutdown: the module is gone
+            pass
+
+
+def _thread_setup(modes: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """What a thread keeps in its :data:`state` once it switches a mode: its key for
+    :data:`modes_switched` and the stack of the values its open switches will restore."""
+    key = modes["_key"] = _ThreadKey()
+    modes["_id"] = key.id
+    stack: list[tuple[Any, Any]] = []
+    modes["_stack"] = stack
+    return stack
+
+
+def _update_switched(modes: dict[str, Any]) -> None:
+    """Enter the calling thread in :data:`modes_switched`, or take it out, from its ``modes``
+    (its :data:`state`'s ``__dict__``: what it has set; the class holds the defaults)."""
+    if "_id" not in modes:
+        _thread_setup(modes)
+    if modes.get("grad_enabled", True) and not modes.get("anomaly", False):
+        modes_switched.discard(modes["_id"])
+    else:
+        modes_switched.add(modes["_id"])
+
+
+def _set_mode(name: str, value: Any) -> None:
+    """Set a mode of the calling thread (what ``state.<name> = value`` does)."""
+    modes = state.__dict__  # the calling thread's own
+    modes[name] = value
+    if name == "grad_enabled" or name == "anomaly":
+        _update_switched(modes)
+
+
+def _restore(stack: list[tuple[Any, Any]], switch: Any) -> Any:
+    """Pop the value ``switch`` saved last on this thread's ``stack``. Blocks close in the
+    reverse order of opening, so it is on top, except when generators suspended inside blocks
+    resume in another order: then it is the topmost entry of ``switch``."""
+    entry = stack.pop()
+    if entry[0] is switch:
+        return entry[1]
+    stack.append(entry)
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i][0] is switch:
+            return stack.pop(i)[1]
+    raise RuntimeError(f"{type(switch).__name__}: exited in a thread that did not enter it")
 
 
 class Primitive:
@@ -105,31 +178,37 @@ class Primitive:
 class _Switch:
     """Context manager and decorator that sets one flag of :data:`state` and restores it.
 
-    The flag belongs to the calling thread. The values to restore are kept per thread too, so
-    one instance shared by several threads (``guard = cr.no_grad()`` at module level) restores
-    each thread's own mode.
+    The flag belongs to the calling thread. The values to restore are kept per thread too (in
+    the thread's :data:`state`), so one instance shared by several threads
+    (``guard = cr.no_grad()`` at module level) restores each thread's own mode.
     """
 
     flag = "grad_enabled"
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self._prev: dict[int, list[bool]] = {}
 
     def __enter__(self) -> None:
-        self._prev.setdefault(get_ident(), []).append(getattr(state, self.flag))
-        setattr(state, self.flag, self.enabled)
+        modes = state.__dict__  # the calling thread's own
+        stack = modes.get("_stack")
+        if stack is None:
+            stack = _thread_setup(modes)
+        flag = self.flag
+        stack.append((self, modes.get(flag, _DEFAULTS[flag])))
+        modes[flag] = self.enabled
+        # _update_switched(modes), inlined: a no_grad block is opened on every training step.
+        if modes.get("grad_enabled", True) and not modes.get("anomaly", False):
+            modes_switched.discard(modes["_id"])
+        else:
+            modes_switched.add(modes["_id"])
 
     def __exit__(self, *exc: object) -> None:
-        setattr(state, self.flag, self._pop())
-
-    def _pop(self) -> bool:
-        ident = get_ident()
-        stack = self._prev[ident]
-        value = stack.pop()
-        if not stack:
-            del self._prev[ident]
-        return value
+        modes = state.__dict__
+        modes[self.flag] = _restore(modes["_stack"], self)
+        if modes.get("grad_enabled", True) and not modes.get("anomaly", False):
+            modes_switched.discard(modes["_id"])
+        else:
+            modes_switched.add(modes["_id"])
 
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
@@ -144,6 +223,12 @@ class _GradMode(_Switch):
     flag = "grad_enabled"
 
 
+# A switch keeps nothing between uses (what it restores is kept per thread), so no_grad() and
+# enable_grad() return these two instead of making one per block.
+_NO_GRAD = _GradMode(False)
+_ENABLE_GRAD = _GradMode(True)
+
+
 def no_grad() -> _GradMode:
     """Context manager / decorator under which operations are not recorded.
 
@@ -156,7 +241,7 @@ def no_grad() -> _GradMode:
     >>> y.requires_grad
     False
     """
-    return _GradMode(False)
+    return _NO_GRAD
 
 
 def enable_grad() -> _GradMode:
@@ -169,7 +254,7 @@ def enable_grad() -> _GradMode:
     ...     cr.is_grad_enabled()
     True
     """
-    return _GradMode(True)
+    return _ENABLE_GRAD
 
 
 class _SetGradEnabled(_GradMode):
@@ -178,14 +263,18 @@ class _SetGradEnabled(_GradMode):
 
     def __init__(self, enabled: bool) -> None:
         super().__init__(enabled)
-        self._prev[get_ident()] = [state.grad_enabled]
+        # Kept in the instance, not the thread: a plain call never restores.
+        self._prev = {get_ident(): state.grad_enabled}
         state.grad_enabled = enabled
 
     def __enter__(self) -> None:
         pass
 
+    def __exit__(self, *exc: object) -> None:
+        state.grad_enabled = self._prev.pop(get_ident())
+
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        state.grad_enabled = self._pop()  # as a decorator it applies only inside func
+        state.grad_enabled = self._prev.pop(get_ident())  # as a decorator: only inside func
         return super().__call__(func)
 
 
@@ -258,12 +347,19 @@ class inference_mode(_Switch):  # noqa: N801 - named like the context manager it
         super().__init__(mode)
 
     def __enter__(self) -> None:
-        self._prev.setdefault(get_ident(), []).append((state.grad_enabled, state.inference))
-        state.grad_enabled = not self.enabled
-        state.inference = self.enabled
+        modes = state.__dict__
+        stack = modes.get("_stack")
+        if stack is None:
+            stack = _thread_setup(modes)
+        stack.append((self, (modes.get("grad_enabled", True), modes.get("inference", False))))
+        modes["grad_enabled"] = not self.enabled
+        modes["inference"] = self.enabled
+        _update_switched(modes)
 
     def __exit__(self, *exc: object) -> None:
-        state.grad_enabled, state.inference = self._pop()
+        modes = state.__dict__
+        modes["grad_enabled"], modes["inference"] = _restore(modes["_stack"], self)
+        _update_switched(modes)
 
 
 def is_inference_mode_enabled() -> bool:
@@ -604,8 +700,8 @@ def _hooked_leaves(root: Any) -> list[tuple[int, Any]]:
     return sorted(last.values(), key=lambda e: e[0])
 
 
-def _deliver(leaf: Any, create_graph: bool, handed_out: set[int]) -> None:
-    """Add a leaf's finished gradient to its ``.grad`` and run its hooks.
+def _hand_over(leaves: list[Any], create_graph: bool, handed_out: set[int]) -> None:
+    """Add each leaf's finished gradient (its ``_gacc``) to its ``.grad``.
 
     A rule may pass its incoming gradient through unchanged (add does), so one array can reach
     several leaves, or be the caller's seed, or be a view: such arrays are copied before they
@@ -613,27 +709,42 @@ def _deliver(leaf: Any, create_graph: bool, handed_out: set[int]) -> None:
     holds for the Tensors' arrays; their copy is recorded (g * 1) so that it stays
     differentiable.
     """
-    gacc = leaf._gacc
-    leaf._gacc = None
-    if _tensor_hooks:
-        gacc = _run_tensor_hooks(leaf, gacc, create_graph, True)
-    arr = gacc._data if create_graph else gacc
-    flags = getattr(arr, "flags", None)
-    if (
-        id(arr) in handed_out
-        or flags is None
-        or not flags.owndata
-        or not getattr(flags, "writeable", True)
-    ):
-        gacc = gacc * 1 if create_graph else gacc.copy()
+    for leaf in leaves:
+        gacc = leaf._gacc
+        leaf._gacc = None
         arr = gacc._data if create_graph else gacc
-    handed_out.add(id(arr))
-    leaf._accumulate_grad(gacc, create_graph)
+        flags = getattr(arr, "flags", None)
+        if (
+            id(arr) in handed_out
+            or flags is None
+            or not flags.owndata
+            or not getattr(flags, "writeable", True)
+        ):
+            gacc = gacc * 1 if create_graph else gacc.copy()
+            arr = gacc._data if create_graph else gacc
+        handed_out.add(id(arr))
+        leaf._accumulate_grad(gacc, create_graph)
+
+
+def _deliver(leaf: Any, create_graph: bool, handed_out: set[int]) -> None:
+    """Run a leaf's tensor hooks on its finished gradient, add it to its ``.grad``
+    (:func:`_hand_over`) and run its post-accumulate hooks.
+
+    Backward calls this for each leaf only when some hook is registered or this function has
+    been replaced (``cr.compile`` wraps it while tracing, to record the hand-over); otherwise
+    it hands all leaves over in one :func:`_hand_over` call.
+    """
+    if _tensor_hooks:
+        leaf._gacc = _run_tensor_hooks(leaf, leaf._gacc, create_graph, True)
+    _hand_over((leaf,), create_graph, handed_out)
     if _grad_hooks:
         entry = _grad_hooks.get(id(leaf))
         if entry is not None:
             for hook in tuple(entry[1]):
                 hook(leaf)
+
+
+_DELIVER = _deliver  # to tell whether it is wrapped
 
 
 def _freed_error(t: Any) -> RuntimeError:
@@ -697,8 +808,8 @@ def backward(
         reached.append(root)
     else:
         nxt = root
-    anomaly = state.anomaly
-    hooked = bool(_tensor_hooks)
+    anomaly = state.anomaly if modes_switched else False
+    hooked = True if _tensor_hooks else False
     try:
         while True:
             if nxt is not None:
@@ -791,9 +902,12 @@ def backward(
                 found[id(t)] = _run_tensor_hooks(t, found[id(t)], create_graph, False)
         return [found.get(id(t)) for t in targets]
 
-    for leaf in reached:
-        if leaf._gacc is not None:  # None: delivered inside the walk (it has hooks)
-            _deliver(leaf, create_graph, handed_out)
+    if _deliver is _DELIVER and not _tensor_hooks and not _grad_hooks:
+        _hand_over(reached, create_graph, handed_out)  # the common case, in one call
+    else:
+        for leaf in reached:
+            if leaf._gacc is not None:  # None: delivered inside the walk (it has hooks)
+                _deliver(leaf, create_graph, handed_out)
     if queued is not None:
         state.end_callbacks = None
         for callback in queued:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import autodiff
 from . import random as _random
-from .autodiff import next_seq, state
+from .autodiff import modes_switched, next_seq, state
 from .backend import get_default_dtype, namespace_of
 from .devices import device as _device
 
@@ -67,6 +67,7 @@ _exports = _Exports()
 
 
 _CPU, _CUDA = _device("cpu"), _device("cuda")  # what Tensor.device gives
+
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
@@ -860,7 +861,7 @@ def record(prim: autodiff.Primitive, data: Any, args: tuple[Any, ...], parents: 
     t._seq = next_seq()
     t._gacc = None
     t._version = 0
-    if state.anomaly:
+    if modes_switched and state.anomaly:
         autodiff.check_finite(data, prim.name, "forward")
     return t
 

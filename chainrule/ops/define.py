@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import Primitive, state
+from ..autodiff import Primitive, modes_switched, state
 from ..backend import namespace_of, numpy_namespace, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
 
@@ -189,7 +189,7 @@ def unary(
                 data = direct(xd)
             else:
                 data = forward(NP if xd.__class__ is _ndarray else namespace_of(xd), xd)
-            if x._rg and state.grad_enabled:
+            if x._rg and (not modes_switched or state.grad_enabled):
                 return record(prim, data, (xd,), x)
             return _leaf(data)
         if isinstance(x, (list, tuple)) and holds_tensor(x):
@@ -262,7 +262,7 @@ def binary(
                 data = forward(xp_of(xd, yd), xd, yd)
         except ValueError as exc:
             raise _operand_error(name, (xd, yd), exc) from None
-        if (xr or yr) and state.grad_enabled:
+        if (xr or yr) and (not modes_switched or state.grad_enabled):
             parents = x if not yr else (x if xr else None, y)
             return record(prim, data, (xd, yd), parents)
         return _leaf(data)
@@ -344,7 +344,7 @@ def apply(
         if isinstance(x, Tensor):
             xd = x._data
             data = forward(NP if xd.__class__ is _ndarray else namespace_of(xd), xd, *params)
-            if x._rg and state.grad_enabled:
+            if x._rg and (not modes_switched or state.grad_enabled):
                 return record(prim, data, (xd, *params), x)
             return _leaf(data)
     raws = []
@@ -367,7 +367,7 @@ def apply(
         data = forward(xp_of(*raws), *raws, *params)
     except ValueError as exc:
         raise _operand_error(prim.name, raws, exc) from None
-    if recording and state.grad_enabled:
+    if recording and (not modes_switched or state.grad_enabled):
         return record(prim, data, (*raws, *params), tuple(parents))
     return _leaf(data)
 

@@ -265,12 +265,26 @@ def test_help_everywhere(capsys):
         assert f"usage: chainrule {cmd}" in capsys.readouterr().out
 
 
-def test_the_compiled_mlp_step_trains_the_same_model_as_the_eager_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("table", "model"), [("iris", "mlp"), ("digits", "cnn")])
+def test_the_compiled_step_trains_the_same_model_as_the_eager_one(
+    tmp_path, monkeypatch, table, model
+):
+    from chainrule.compile import Compiled
+
+    replays = []
+    real = Compiled.__call__
+
+    def counted(self, *args, **kwargs):
+        replays.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Compiled, "__call__", counted)
     runs = {}
     for flag in (False, True):
         monkeypatch.setattr(training, "COMPILE_STEP", flag)
         out = tmp_path / str(flag)
-        r = training.train("iris", model="mlp", hidden=(8,), epochs=6, out=out, progress=False,
+        r = training.train(table, model=model, hidden=(8,), epochs=3, out=out, progress=False,
                            plots=False)  # fmt: skip
         runs[flag] = (r["train_loss"], r["val_loss"], (out / "model.safetensors").read_bytes())
+        assert bool(replays) == flag  # the compiled run did go through cr.compile
     assert runs[True] == runs[False]  # bit for bit: the replay runs the same NumPy calls

@@ -30,7 +30,7 @@ from heapq import heappop, heappush
 from threading import get_ident, local
 from typing import Any
 
-from numpy import ndarray
+from numpy import add, ndarray
 
 from .backend import namespace_of, numpy_namespace
 
@@ -136,14 +136,12 @@ def _set_mode(name: str, value: Any) -> None:
         _update_switched(modes)
 
 
-def _restore(stack: list[tuple[Any, Any]], switch: Any) -> Any:
-    """Pop the value ``switch`` saved last on this thread's ``stack``. Blocks close in the
-    reverse order of opening, so it is on top, except when generators suspended inside blocks
-    resume in another order: then it is the topmost entry of ``switch``."""
-    entry = stack.pop()
-    if entry[0] is switch:
-        return entry[1]
-    stack.append(entry)
+def _restore(stack: list[tuple[Any, Any]], top: tuple[Any, Any], switch: Any) -> Any:
+    """The value ``switch`` saved last on this thread's ``stack``, when ``top`` (just popped)
+    is another switch's. Blocks close in the reverse order of opening, so the switch's own entry
+    is on top, except when generators suspended inside blocks resume in another order: then it
+    is the topmost entry of ``switch``."""
+    stack.append(top)
     for i in range(len(stack) - 1, -1, -1):
         if stack[i][0] is switch:
             return stack.pop(i)[1]
@@ -190,11 +188,12 @@ class _Switch:
 
     def __enter__(self) -> None:
         modes = state.__dict__  # the calling thread's own
-        stack = modes.get("_stack")
-        if stack is None:
-            stack = _thread_setup(modes)
         flag = self.flag
-        stack.append((self, modes.get(flag, _DEFAULTS[flag])))
+        saved = (self, modes.get(flag, _DEFAULTS[flag]))
+        try:
+            modes["_stack"].append(saved)
+        except KeyError:  # the thread's first switch
+            _thread_setup(modes).append(saved)
         modes[flag] = self.enabled
         # _update_switched(modes), inlined: a no_grad block is opened on every training step.
         if modes.get("grad_enabled", True) and not modes.get("anomaly", False):
@@ -202,9 +201,13 @@ class _Switch:
         else:
             modes_switched.add(modes["_id"])
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         modes = state.__dict__
-        modes[self.flag] = _restore(modes["_stack"], self)
+        stack = modes["_stack"]
+        switch, value = stack.pop()
+        if switch is not self:
+            value = _restore(stack, (switch, value), self)
+        modes[self.flag] = value
         if modes.get("grad_enabled", True) and not modes.get("anomaly", False):
             modes_switched.discard(modes["_id"])
         else:
@@ -270,7 +273,7 @@ class _SetGradEnabled(_GradMode):
     def __enter__(self) -> None:
         pass
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         state.grad_enabled = self._prev.pop(get_ident())
 
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -348,17 +351,22 @@ class inference_mode(_Switch):  # noqa: N801 - named like the context manager it
 
     def __enter__(self) -> None:
         modes = state.__dict__
-        stack = modes.get("_stack")
-        if stack is None:
-            stack = _thread_setup(modes)
-        stack.append((self, (modes.get("grad_enabled", True), modes.get("inference", False))))
+        saved = (self, (modes.get("grad_enabled", True), modes.get("inference", False)))
+        try:
+            modes["_stack"].append(saved)
+        except KeyError:  # the thread's first switch
+            _thread_setup(modes).append(saved)
         modes["grad_enabled"] = not self.enabled
         modes["inference"] = self.enabled
         _update_switched(modes)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         modes = state.__dict__
-        modes["grad_enabled"], modes["inference"] = _restore(modes["_stack"], self)
+        stack = modes["_stack"]
+        switch, value = stack.pop()
+        if switch is not self:
+            value = _restore(stack, (switch, value), self)
+        modes["grad_enabled"], modes["inference"] = value
         _update_switched(modes)
 
 
@@ -454,17 +462,24 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     gshape = g.shape
     if gshape == shape:
         return g
+    # On NumPy arrays add.reduce is what ndarray.sum calls, minus a Python-level wrapper.
+    total = _add_reduce if g.__class__ is ndarray else _sum_method
     lead = len(gshape) - len(shape)
     if lead:
-        g = g.sum(axis=_LEADING_AXES[lead] if lead < 8 else tuple(range(lead)))
+        g = total(g, _LEADING_AXES[lead] if lead < 8 else tuple(range(lead)))
         gshape = g.shape
         if gshape == shape:  # the common case: a bias added to a batch
             return g
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and gshape[i] != 1)
-    return g.sum(axis=axes, keepdims=True)
+    return total(g, axes, keepdims=True)
+
+
+def _sum_method(g: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
+    return g.sum(axis=axis, keepdims=keepdims)
 
 
 _LEADING_AXES = [tuple(range(n)) for n in range(8)]
+_add_reduce = add.reduce
 
 
 # ---------------------------------------------------------------------- gradient-ready hooks
@@ -747,6 +762,18 @@ def _deliver(leaf: Any, create_graph: bool, handed_out: set[int]) -> None:
 _DELIVER = _deliver  # to tell whether it is wrapped
 
 
+def _fire(
+    pending: list[tuple[int, Any]], below: int, create_graph: bool, handed_out: set[int]
+) -> int:
+    """Deliver the hooked leaves of ``pending`` whose last consumer's ``_seq`` is above
+    ``below`` (the walk has run them all); return the ``_seq`` at which the next one fires."""
+    while pending and pending[-1][0] > below:
+        leaf = pending.pop()[1]
+        if leaf._gacc is not None:
+            _deliver(leaf, create_graph, handed_out)
+    return pending[-1][0] if pending else 0
+
+
 def _freed_error(t: Any) -> RuntimeError:
     return RuntimeError(
         f"backward: trying to backward through {t._prim.name!r} a second time, but its saved "
@@ -792,9 +819,10 @@ def backward(
         target_ids = {id(t) for t in targets}
         oldest = min(t._seq for t in targets)
     # Leaves with post-accumulate-grad hooks get their .grad (and run their hooks) inside the
-    # walk, right after their last consumer, instead of all together at the end.
+    # walk, as soon as it has run their last consumer (when it pops an older node, or ends),
+    # instead of all together at the end.
     pending: list[tuple[int, Any]] = []
-    fire_at = 0  # no node has _seq 0: never fires without hooks
+    fire_at = 0  # the _seq of the next leaf's last consumer; 0: no hooked leaf pending
     queued = None  # callbacks the hooks queue for the end of this walk
     handed_out = {id(seed._data if create_graph else seed)}
     if _grad_hooks and targets is None:
@@ -810,6 +838,7 @@ def backward(
         nxt = root
     anomaly = state.anomaly if modes_switched else False
     hooked = True if _tensor_hooks else False
+    watch = hooked or fire_at > 0  # else the walk pays one test per node for the hooks
     try:
         while True:
             if nxt is not None:
@@ -821,8 +850,11 @@ def backward(
                 break
             g = t._gacc
             t._gacc = None
-            if hooked and id(t) in _tensor_hooks:
-                g = _run_tensor_hooks(t, g, create_graph, targets is None)
+            if watch:
+                if t._seq < fire_at:  # every consumer of some hooked leaf has run
+                    fire_at = _fire(pending, t._seq, create_graph, handed_out)
+                if hooked and id(t) in _tensor_hooks:
+                    g = _run_tensor_hooks(t, g, create_graph, targets is None)
             args = t._args
             if args is None:
                 raise _freed_error(t)
@@ -876,12 +908,8 @@ def backward(
             if not retain_graph:
                 t._args = None
                 t._parents = None
-            if seq <= fire_at:
-                while pending and pending[-1][0] >= seq:
-                    leaf = pending.pop()[1]
-                    if leaf._gacc is not None:
-                        _deliver(leaf, create_graph, handed_out)
-                fire_at = pending[-1][0] if pending else 0
+        if pending:
+            _fire(pending, 0, create_graph, handed_out)
     except BaseException:
         if queued is not None:
             state.end_callbacks = None

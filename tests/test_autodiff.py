@@ -648,3 +648,60 @@ def test_set_grad_enabled_as_a_plain_call_switches_at_once():
         return cr.is_grad_enabled()
 
     assert cr.is_grad_enabled() and f() is False and cr.is_grad_enabled()
+
+
+# ------------------------------------------------------- the walk's fast path and its exits
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_implied_seed_is_one_of_the_outputs_dtype_and_never_handed_out(shape, dtype):
+    x = cr.tensor(np.full(shape, 3.0, dtype), requires_grad=True)
+    x.backward()  # the root is the leaf: its .grad is the seed itself, so it must be a copy
+    assert x.grad.dtype == dtype and x.grad.shape == shape
+    assert x.grad.numpy().flags.owndata and x.grad.numpy().flags.writeable
+    x.grad.data[...] = 7.0
+    x.grad = None
+    (x * x).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(shape, 6.0, dtype))
+
+
+def test_unbroadcast_of_an_array_keeps_float32_and_sums_the_stretched_axes():
+    g = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    out = unbroadcast(g, (3, 1))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, g.sum(axis=0).sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(unbroadcast(g, (4,)), g.sum(axis=(0, 1)))
+
+
+def test_a_post_accumulate_hook_runs_once_its_last_consumer_has_run():
+    first = leaf([1.0, 2.0])  # used by the first operation only: complete last
+    last = leaf([3.0, 4.0])  # used by the last operation only: complete after the root's rule
+    seen = []
+    h1 = first.register_post_accumulate_grad_hook(lambda t: seen.append(("first", last.grad)))
+    h2 = last.register_post_accumulate_grad_hook(lambda t: seen.append(("last", first.grad)))
+    ((first * 2).tanh() * last).sum().backward()
+    h1.remove()
+    h2.remove()
+    assert [name for name, _ in seen] == ["last", "first"]
+    assert seen[0][1] is None  # when last's hook ran, first's gradient was not there yet
+    np.testing.assert_array_equal(seen[1][1].numpy(), last.grad.numpy())
+    np.testing.assert_allclose(last.grad.numpy(), np.tanh([2.0, 4.0]), rtol=1e-6)
+
+
+def test_a_wrapped_deliver_receives_every_leaf(monkeypatch):
+    """cr.compile wraps autodiff._deliver while it traces: the walk must then hand each leaf
+    to the wrapper instead of taking its fast path."""
+    from chainrule import autodiff
+
+    original = autodiff._deliver
+    delivered = []
+
+    def wrapper(leaf_: cr.Tensor, create_graph: bool, handed_out: set[int]) -> None:
+        delivered.append(leaf_)
+        original(leaf_, create_graph, handed_out)
+
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    monkeypatch.setattr(autodiff, "_deliver", wrapper)
+    (a * b).sum().backward()
+    assert len(delivered) == 2 and {id(t) for t in delivered} == {id(a), id(b)}
+    np.testing.assert_array_equal(a.grad.numpy(), [3.0, 4.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 2.0])

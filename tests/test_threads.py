@@ -284,3 +284,85 @@ def test_transform_nesting_is_per_thread():
 
     results = run_threads(outer, other)
     assert results == [6.0, (0, np.ndarray)]
+
+
+# -------------------------------------------- the fast path while every thread is at defaults
+def _switched() -> set[int]:
+    from chainrule.autodiff import modes_switched
+
+    return set(modes_switched)
+
+
+def test_the_fast_path_flag_follows_every_switch():
+    assert _switched() == set()
+    w = cr.tensor([1.0], requires_grad=True)
+    with cr.no_grad():
+        assert len(_switched()) == 1 and not (w * 2).requires_grad
+        with cr.enable_grad():
+            assert _switched() == set() and (w * 2).requires_grad
+        assert len(_switched()) == 1
+    assert _switched() == set()
+    with cr.detect_anomaly():
+        assert len(_switched()) == 1
+        with (
+            pytest.raises(FloatingPointError, match="forward of 'log'"),
+            np.errstate(invalid="ignore"),
+        ):
+            cr.log(-w)
+    with cr.inference_mode():
+        assert len(_switched()) == 1 and not (w * 2).requires_grad
+    assert _switched() == set() and (w * 2).requires_grad
+
+
+def test_a_direct_write_to_the_state_is_seen_by_every_operation():
+    from chainrule.autodiff import state
+
+    w = cr.tensor([1.0], requires_grad=True)
+    state.grad_enabled = False  # as chainrule.optim.minimize does
+    try:
+        assert not (w * 2).requires_grad and not cr.tanh(w).requires_grad
+        assert len(_switched()) == 1
+    finally:
+        state.grad_enabled = True
+    assert _switched() == set() and (w * 2).requires_grad
+
+
+def test_a_thread_that_ends_with_grad_off_gives_the_fast_path_back():
+    def worker() -> bool:
+        cr.set_grad_enabled(False)  # a plain call: never restored
+        return bool(_switched())
+
+    (inside,) = run_threads(worker)
+    assert inside
+    assert _switched() == set()  # the ended thread's locals, and its key, are gone
+    w = cr.tensor([1.0], requires_grad=True)
+    assert (w * 2).requires_grad
+
+
+def test_one_switch_reentered_in_one_thread_restores_each_level():
+    guard = cr.no_grad()
+    with guard:
+        with cr.enable_grad():
+            with guard:
+                assert not cr.is_grad_enabled()
+            assert cr.is_grad_enabled()
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled() and _switched() == set()
+
+
+def test_blocks_left_out_of_order_by_generators_restore_what_each_block_saved():
+    def inside(switch: Any) -> Any:
+        with switch:
+            yield cr.is_grad_enabled()
+        yield cr.is_grad_enabled()
+
+    a, b = inside(cr.no_grad()), inside(cr.enable_grad())
+    try:
+        # a enters (saves True), b enters (saves False), a leaves (restores True), b leaves
+        # (restores False): each block restores what it saved, as with per-instance stacks.
+        assert [next(a), next(b), next(a), next(b)] == [False, True, True, False]
+    finally:
+        cr.set_grad_enabled(True)
+    from chainrule.autodiff import state
+
+    assert state.__dict__["_stack"] == [] and _switched() == set()

@@ -115,7 +115,7 @@ class Tensor:
         return getattr(ufunc, method)(*raws, out=out)
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        if isinstance(data, Tensor) and data._rg and state.grad_enabled:
+        if isinstance(data, Tensor) and data._rg and (not modes_switched or state.grad_enabled):
             raise TypeError(_COPY_GRAD.format(op="Tensor"))
         arr = _as_array(data, dtype, "Tensor")
         if requires_grad:
@@ -910,7 +910,7 @@ def _as_array(data: Any, dtype: Any, op: str, copy: bool = False) -> Any:
         except (ValueError, TypeError) as exc:
             kind = type(data).__name__
             raise TypeError(f"{op}: cannot make a tensor from {kind}: {exc}") from exc
-        if grad_exports != counts.grad and state.grad_enabled:
+        if grad_exports != counts.grad and (not modes_switched or state.grad_enabled):
             raise TypeError(
                 f"{op}: the {type(data).__name__} holds a Tensor that requires grad; making an "
                 f"array of it would silently drop its gradient. Join tensors with cr.stack(...) "
@@ -955,7 +955,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     >>> cr.tensor([1, 2]).dtype
     dtype('int64')
     """
-    if isinstance(data, Tensor) and data._rg and state.grad_enabled:
+    if isinstance(data, Tensor) and data._rg and (not modes_switched or state.grad_enabled):
         raise TypeError(_COPY_GRAD.format(op="tensor"))
     arr = _as_array(data, dtype, "tensor", copy=True)
     if requires_grad:
@@ -1193,7 +1193,7 @@ def linspace(
 
 def _recorded(value: Any) -> bool:
     """Whether ``value`` is a Tensor whose operations are being recorded."""
-    return isinstance(value, Tensor) and value._rg and state.grad_enabled
+    return isinstance(value, Tensor) and value._rg and (not modes_switched or state.grad_enabled)
 
 
 def _scalar_tensor(value: Any, op: str) -> Tensor:
@@ -1615,7 +1615,7 @@ def _to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
                 out._data.device.id
             ):
                 return out
-            if out._rg and state.grad_enabled:
+            if out._rg and (not modes_switched or state.grad_enabled):
                 raise RuntimeError(
                     f"to: moving a tensor that requires grad from {out.device} to {device} is "
                     "not recorded; move the inputs and the model before computing, or "

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import state
+from ..autodiff import modes_switched, state
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import NP, apply, define, raw, xp_of
 from .shape import getitem, reshape, transpose
@@ -636,7 +636,7 @@ def conv2d(
 def _conv_params(cfg: ConvCfg, x: Any, w: Any) -> tuple[Any, ...]:
     """The params of a conv2d node for ``apply`` (``x`` and ``w`` as passed to it): with a
     _FlatSaved when the node will be recorded on the flat path with a weight gradient."""
-    if isinstance(w, Tensor) and w._rg and state.grad_enabled:
+    if isinstance(w, Tensor) and w._rg and (not modes_switched or state.grad_enabled):
         xd = x._data if isinstance(x, Tensor) else x
         wd = w._data
         if isinstance(xd, np.ndarray) and isinstance(wd, np.ndarray) and _flat(NP, cfg, wd.shape):
@@ -815,7 +815,7 @@ def max_pool2d(
     xd = _operand(x, op, "input")
     cfg = _pool_cfg(op, xd.shape, kernel_size, stride, padding, dilation, bool(ceil_mode))
     xp = NP if xd.__class__ is _ndarray else xp_of(xd)
-    recording = isinstance(x, Tensor) and x._rg and state.grad_enabled
+    recording = isinstance(x, Tensor) and x._rg and (not modes_switched or state.grad_enabled)
     out, arg = _max_pool_forward(xp, xd, cfg, recording or return_indices)
     result = record(_max_pool, out, (xd, arg, cfg), (x,)) if recording else _leaf(out)
     if return_indices:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import state
+from ..autodiff import modes_switched, state
 from ..backend import namespace_of, register_raw
 from ..tensor import Tensor, _leaf, record
 from .define import apply, define, raw, xp_of
@@ -217,7 +217,7 @@ def pick(prim: Any, x: Any, idx: Any) -> Any:
     """
     xd = x._data if isinstance(x, Tensor) else x
     data = xd[idx]
-    if isinstance(x, Tensor) and x._rg and state.grad_enabled:
+    if isinstance(x, Tensor) and x._rg and (not modes_switched or state.grad_enabled):
         return record(prim, data, (xd, idx), x)
     return _leaf(data)
 

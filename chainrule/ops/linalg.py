@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..autodiff import state
+from ..autodiff import modes_switched, state
 from ..backend import namespace_of
 from ..tensor import Tensor, _as_array, _leaf, record
 from . import reduce as _reduce
@@ -160,7 +160,7 @@ def matmul(a: Any, b: Any) -> Tensor:
         data = xp.matmul(ad, bd)
     except (ValueError, TypeError):
         raise _matmul_error("matmul", _shape(ad), _shape(bd)) from None
-    if (ar or br) and state.grad_enabled:
+    if (ar or br) and (not modes_switched or state.grad_enabled):
         return record(_matmul, data, (ad, bd), (a if ar else None, b if br else None))
     return _leaf(data)
 
@@ -641,7 +641,7 @@ def _result(
 ) -> Tensor:
     """Wrap ``data`` as the output of ``prim``, recording it when an operand requires grad."""
     parents = tuple(t if isinstance(t, Tensor) and t._rg else None for t in tensors)
-    if state.grad_enabled and any(p is not None for p in parents):
+    if (not modes_switched or state.grad_enabled) and any(p is not None for p in parents):
         return record(prim, data, (*raws, *params), parents)
     return _leaf(data)
 
@@ -739,7 +739,7 @@ def _decomposition(
     prim: Any, x: Any, d: Any, parts: tuple[Any, ...], params: tuple = ()
 ) -> list[Any]:
     """Return ``parts`` as Tensors; recorded as one packed node when ``x`` requires grad."""
-    if not (isinstance(x, Tensor) and x._rg and state.grad_enabled):
+    if not (isinstance(x, Tensor) and x._rg and (not modes_switched or state.grad_enabled)):
         return [_leaf(p) for p in parts]
     batch = tuple(d.shape[:-2])
     shapes = tuple(tuple(p.shape[len(batch) :]) for p in parts)
@@ -1083,7 +1083,7 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Tensor:  # noqa: N803 - NumPy's name
     >>> cr.linalg.eigvalsh(cr.tensor([[2.0, 0.0], [0.0, 1.0]])).tolist()
     [1.0, 2.0]
     """
-    if isinstance(a, Tensor) and a._rg and state.grad_enabled:
+    if isinstance(a, Tensor) and a._rg and (not modes_switched or state.grad_enabled):
         return eigh(a, UPLO).eigenvalues
     d, _ = _matrix(a, "eigvalsh")
     return _leaf(_lapack("eigvalsh", xp_of(d).linalg.eigvalsh, d, _check_uplo(UPLO, "eigvalsh")))
@@ -1161,7 +1161,7 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
     [4.0, 3.0]
     """
     d, x = _matrix(a, "svd", square=False)
-    recording = isinstance(x, Tensor) and x._rg and state.grad_enabled
+    recording = isinstance(x, Tensor) and x._rg and (not modes_switched or state.grad_enabled)
     svd_raw = xp_of(d).linalg.svd
     if not compute_uv and not recording:
         return _leaf(_lapack("svd", svd_raw, d, compute_uv=False))

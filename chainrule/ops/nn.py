@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import state
+from ..autodiff import modes_switched, state
 from ..backend import like_device, namespace_of, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import NP, apply, define, raw, xp_of
@@ -230,7 +230,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
             f"shape ({ws[0]},) (out_features)"
         )
     data = _linear(NP if xd.__class__ is _ndarray else xp_of(xd), xd, wd, bd)
-    if (xr or wr or br) and state.grad_enabled:
+    if (xr or wr or br) and (not modes_switched or state.grad_enabled):
         return record(_linear_prim, data, (xd, wd, bd),
                       (x if xr else None, weight if wr else None, bias if br else None))
     return _leaf(data)
@@ -335,7 +335,7 @@ def label_cross_entropy(
     """
     qd = logits._data if isinstance(logits, Tensor) else logits
     loss, p = _label_cross_entropy(xp_of(qd), qd, labels, a, b, v, denom)
-    if isinstance(logits, Tensor) and logits._rg and state.grad_enabled:
+    if isinstance(logits, Tensor) and logits._rg and (not modes_switched or state.grad_enabled):
         return record(label_cross_entropy_prim, loss, (qd, labels, a, b, v, denom, p), logits)
     return _leaf(loss)
 
@@ -482,7 +482,7 @@ def _standardize(x: Any, xd: Any, axes: tuple[int, ...], eps: float) -> tuple[Te
     var = (xc * xc).mean(axis=axes, keepdims=True)
     inv = 1 / namespace_of(xd).sqrt(var + eps)
     xc *= inv
-    if isinstance(x, Tensor) and x._rg and state.grad_enabled:
+    if isinstance(x, Tensor) and x._rg and (not modes_switched or state.grad_enabled):
         return record(_standardize_prim, xc, (xd, axes, eps, inv), (x,)), mean, var
     return _leaf(xc), mean, var
 
@@ -502,7 +502,8 @@ def _record_saved(
     prim: Any, data: Any, arrays: tuple[Any, ...], saved: Any, inputs: tuple[Any, ...]
 ) -> Tensor:
     """Record ``prim`` with ``saved`` (the activations) after the arrays, like ``apply``."""
-    if state.grad_enabled and any(isinstance(a, Tensor) and a._rg for a in inputs):
+    recording = not modes_switched or state.grad_enabled
+    if recording and any(isinstance(a, Tensor) and a._rg for a in inputs):
         parents = tuple(a if isinstance(a, Tensor) and a._rg else None for a in inputs)
         return record(prim, data, (*arrays, saved), parents)
     return _leaf(data)

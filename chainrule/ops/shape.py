@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import state, unbroadcast
+from ..autodiff import modes_switched, state, unbroadcast
 from ..backend import namespace_of, numpy_namespace, register_raw
 from ..tensor import Tensor, _as_array, _leaf, record
 from .define import apply, define, holds_tensor, raw, stack_nested
@@ -472,7 +472,7 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
                 f"{indices_or_sections!r}"
             ) from None
     xd = x._data if isinstance(x, Tensor) else x
-    recording = isinstance(x, Tensor) and x._rg and state.grad_enabled
+    recording = isinstance(x, Tensor) and x._rg and (not modes_switched or state.grad_enabled)
     pieces = []
     for start, stop in zip(cuts[:-1], cuts[1:]):
         index = _along(ax, slice(start, stop))
@@ -652,7 +652,7 @@ def getitem(x: Any, index: Any) -> Any:
         raise kind(
             f"getitem: invalid index {_brief(index)} for a tensor of shape {tuple(xd.shape)}: {exc}"
         ) from None
-    if isinstance(x, Tensor) and x._rg and state.grad_enabled:
+    if isinstance(x, Tensor) and x._rg and (not modes_switched or state.grad_enabled):
         return record(_getitem, data, (xd, idx), x)
     return _leaf(data)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import platform
 import statistics
 import sys
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         threadpool_limits(args.threads)
     times: dict[str, list[float]] = {k: [] for k in runs}
     losses: dict[str, list[float]] = {k: [] for k in runs}
+    load = os.getloadavg()[0]
     for e in range(args.epochs + 1):
         for name, epoch in runs.items():
             start = time.perf_counter()
@@ -141,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         + (f" --threads {args.threads}" if args.threads else "")
         + "`; "
         f"Python {platform.python_version()}, NumPy {np.__version__}, PyTorch {torch_version}, "
-        f"{platform.machine()}. The machine was shared with other engineers' work while this "
-        "ran: the epochs are interleaved so that load falls on all three alike; compare ratios.",
+        f"{platform.machine()}; load average {load:.2f} before the run. The epochs are "
+        "interleaved so that load falls on all three alike; compare ratios.",
         "",
         "examples/digits_mlp_and_cnn.py's CNN (conv 1->32, conv 32->64, 3x3 padding 1, max-pool, "
         "dense 1024->128->10, dropout 0.3), Adam lr 1e-3, batch 32 shuffled, 1347 images of 8x8.",

@@ -374,15 +374,7 @@ class _Tracer:
         return out
 
     def raw(self, value: Any) -> Any:
-        cls = value.__class__
-        if cls is _Traced:
-            return _plain(value)
-        if cls is tuple or cls is list:
-            items = [self.raw(v) for v in value]
-            return items if cls is list else tuple(items)
-        if cls is dict:
-            return {k: self.raw(v) for k, v in value.items()}
-        return value
+        return _map_nested(value, lambda v: _plain(v) if v.__class__ is _Traced else v)
 
     def wrap(self, result: Any, name: str) -> tuple[Any, Any]:
         """(the traced face of ``result``, its template of output slots)."""
@@ -860,16 +852,20 @@ def _outputs(tracer: _Tracer, value: Any) -> Any:
     )
 
 
-def _fill(template: Any, values: list[Any]) -> Any:
-    cls = template.__class__
-    if cls is _Slot:
-        return values[template.i]
+def _map_nested(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``value`` with ``leaf`` applied to everything inside its (nested) tuples, lists and
+    dicts' values."""
+    cls = value.__class__
     if cls is tuple or cls is list:
-        items = [_fill(t, values) for t in template]
+        items = [_map_nested(v, leaf) for v in value]
         return items if cls is list else tuple(items)
     if cls is dict:
-        return {k: _fill(v, values) for k, v in template.items()}
-    return template
+        return {k: _map_nested(v, leaf) for k, v in value.items()}
+    return leaf(value)
+
+
+def _fill(template: Any, values: list[Any]) -> Any:
+    return _map_nested(template, lambda t: values[t.i] if t.__class__ is _Slot else t)
 
 
 def _slots_in(template: Any, into: list[int]) -> list[int]:
@@ -1288,15 +1284,7 @@ def _device_func(func: Any, xp: Any) -> Any:
 
 def _to_gpu(value: Any, xp: Any) -> Any:
     """Host arrays among a call's constant operands, moved to the GPU once."""
-    cls = value.__class__
-    if cls is _ndarray:
-        return xp.asarray(value)
-    if cls is tuple or cls is list:
-        items = [_to_gpu(v, xp) for v in value]
-        return items if cls is list else tuple(items)
-    if cls is dict:
-        return {k: _to_gpu(v, xp) for k, v in value.items()}
-    return value
+    return _map_nested(value, lambda v: xp.asarray(v) if v.__class__ is _ndarray else v)
 
 
 def _on_gpu(op: list[Any], xp: Any) -> list[Any]:
@@ -1704,15 +1692,10 @@ def _sig(template: Any, init: list[Any]) -> Any:
 
 
 def _renamed(template: Any, rename: dict[int, int]) -> Any:
-    cls = template.__class__
-    if cls is _Slot:
-        return _Slot(rename[template.i]) if template.i in rename else template
-    if cls is tuple or cls is list:
-        items = [_renamed(t, rename) for t in template]
-        return items if cls is list else tuple(items)
-    if cls is dict:
-        return {k: _renamed(v, rename) for k, v in template.items()}
-    return template
+    return _map_nested(
+        template,
+        lambda t: _Slot(rename[t.i]) if t.__class__ is _Slot and t.i in rename else t,
+    )
 
 
 def _common_calls_merged(

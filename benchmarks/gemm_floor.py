@@ -87,6 +87,9 @@ def main() -> None:
     for step in steps.values():
         step(), step()  # the trace, warm caches
     load = os.getloadavg()[0]
+    set_vars = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                if k in os.environ]  # fmt: skip
+    openblas_env = ", ".join(set_vars) if set_vars else "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset"
     for _ in range(args.repeats):
         for name, step in steps.items():
             t = time.perf_counter()
@@ -103,7 +106,7 @@ def main() -> None:
             "# The matrix-product floor of the MLP step",
             "",
             f"Command: `python benchmarks/gemm_floor.py --threads {args.threads} --repeats "
-            f"{args.repeats}` (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset); Python "
+            f"{args.repeats}` ({openblas_env}); Python "
             f"{platform.python_version()}, NumPy {np.__version__}, BLAS: {'; '.join(blas)}; "
             f"{platform.machine()}, {os.cpu_count()} logical CPUs; load average {load:.2f} "
             "before the run. Interleaved repeats, medians.",
@@ -117,16 +120,16 @@ def main() -> None:
             "Every implementation must do these eight products with this BLAS; the rest of hand",
             "NumPy's step is elementwise work and reductions. A compiled step can remove or fuse",
             "that rest but not the products, so with one BLAS thread its floor is the first",
-            "row's ratio; a target below it (issue 14's <= 0.85x for the MLP epoch) would need",
-            "fewer or faster products, not a faster replay.",
+            "row's ratio; a target below it (0.85x for the MLP epoch, say) would need fewer or",
+            "faster products, not a faster replay.",
             "",
         ]
     )
     print(text)
     if args.out != "-":
-        tmp = Path(args.out).with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.out)
+        from chainrule.io import write_atomic
+
+        write_atomic(args.out, text)
 
 
 if __name__ == "__main__":

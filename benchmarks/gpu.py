@@ -181,9 +181,9 @@ def main() -> None:
     )
     print(text)
     if args.out != "-":
-        tmp = Path(args.out).with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.out)
+        from chainrule.io import write_atomic
+
+        write_atomic(args.out, text)
 
 
 if __name__ == "__main__":

@@ -944,22 +944,11 @@ class _Program:
         if kept_binds:
             ops.append([_Host(_clear_grads), tuple(kept_binds), {}, None])
         shapes = [(v.shape, v.dtype) for v in tracer.values]
-        escaped = set(arg_slots) | set(_slots_in(_out_slots(out_template), []))
-        uses = [_slots_in((op[1], op[2]), []) for op in ops]
-        for op, used in zip(ops, uses):
-            if op[3] is None:  # effects (host calls, writes, guards) pin what they touch
-                escaped.update(used)
+        results = set(arg_slots) | set(_slots_in(_out_slots(out_template), []))
+        escaped = _escaped(ops, results)
         # 1. dead calls
-        live = set(escaped)
-        keep = [False] * len(ops)
-        for k in range(len(ops) - 1, -1, -1):
-            op = ops[k]
-            outs = _slots_in(op[3], []) if op[3] is not None else []
-            if op[3] is None or isinstance(op[0], _Draw) or any(o in live for o in outs):
-                keep[k] = True
-                live.update(uses[k])
-        ops = [op for op, kept in zip(ops, keep) if kept]
-        uses = [u for u, kept in zip(uses, keep) if kept]
+        ops = _dead_calls_dropped(ops, escaped)
+        uses = [_slots_in((op[1], op[2]), []) for op in ops]
         fresh, viewed = _fresh_and_viewed(ops, uses)
         # 2. constants made once: a creator with no traced operand (``arange(n)``), a
         # ``ones_like`` of anything (its value is fixed by the operand's shape and dtype, which
@@ -999,7 +988,6 @@ class _Program:
         # cross-entropy's rule) is made once, where no operand nor result is ever written;
         # elementwise writes into private arrays are made new values first, so that a chain
         # of them computed twice is merged too
-        results = set(arg_slots) | set(_slots_in(_out_slots(out_template), []))
         pinned = set(results)
         for op, used in zip(ops, uses):
             if op[3] is None and not (_ufunc_of(op[0]) is not None and list(op[2]) == ["out"]):
@@ -1008,10 +996,7 @@ class _Program:
         shapes += [shapes[i] for i in extra]
         self.init += [None] * len(extra)
         self.n += len(extra)
-        escaped = set(results)
-        for op in ops:
-            if op[3] is None:
-                escaped.update(_slots_in((op[1], op[2]), []))
+        escaped = _escaped(ops, results)
         ops, uses = _common_calls_merged(ops, escaped, self.init)
         ops = _dead_calls_dropped(ops, results)
         uses = [_slots_in((op[1], op[2]), []) for op in ops]
@@ -1067,9 +1052,7 @@ class _Program:
                 and read_of.get(same.get(op[1][0].i, op[1][0].i)) == id(op[0].tensor)
             )
         ]  # fmt: skip
-        ops = _dead_calls_dropped(
-            ops, set(arg_slots) | set(_slots_in(_out_slots(out_template), []))
-        )
+        ops = _dead_calls_dropped(ops, results)
         ops = _guards_first(ops)
         # 5. results that never leave the replay get a buffer of their own, kept between
         # replays (out=): no allocation, no page faults on the step's larger arrays
@@ -1798,6 +1781,16 @@ def _guards_first(ops: list[list[Any]]) -> list[list[Any]]:
     if not moved:
         return ops
     return [ops[k] for k in sorted(moved)] + [op for k, op in enumerate(ops) if k not in moved]
+
+
+def _escaped(ops: list[list[Any]], results: set[int]) -> set[int]:
+    """``results`` and every slot an effect (a host call, a write, a guard) touches: values
+    pinned as they are, never dropped, merged or reused."""
+    escaped = set(results)
+    for op in ops:
+        if op[3] is None:
+            escaped.update(_slots_in((op[1], op[2]), []))
+    return escaped
 
 
 def _dead_calls_dropped(ops: list[list[Any]], needed: set[int]) -> list[list[Any]]:

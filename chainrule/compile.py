@@ -150,17 +150,13 @@ class _GuardFailed(Exception):
 
 class _Guard:
     """Replays a Python read of a traced value (``bool``, ``int``, ``.item()``...): the value
-    must equal the traced one, else the step is not this trace's step."""
+    must equal the traced one, else the step is not this trace's step. The replay inlines the
+    read and the comparison (see ``_emit``) and calls :meth:`failed` on a mismatch."""
 
     __slots__ = ("read", "expected", "late", "what")
 
     def __init__(self, read: Any, expected: Any, late: bool, what: str) -> None:
         self.read, self.expected, self.late, self.what = read, expected, late, what
-
-    def __call__(self, value: Any) -> None:
-        got = self.read(value if value.__class__ is _ndarray else _asarray(value))
-        if got != self.expected:
-            self.failed(got)
 
     def failed(self, got: Any) -> None:
         if self.late:
@@ -473,18 +469,14 @@ _DATA = Tensor.__dict__["_data"]  # the slot behind Tensor._data
 
 
 class _Read:
-    """Replays a read of a Tensor's array (a weight, a buffer): the array it holds now."""
+    """Replays a read of a Tensor's array (a weight, a buffer): the array it holds now. The
+    replay inlines the read and the checks of its kind, shape and dtype (see ``_emit``) and
+    calls :meth:`failed` on a mismatch."""
 
     __slots__ = ("tensor", "shape", "dtype", "late")
 
     def __init__(self, tensor: Tensor, shape: tuple[int, ...], dtype: Any, late: bool) -> None:
         self.tensor, self.shape, self.dtype, self.late = tensor, shape, dtype, late
-
-    def __call__(self) -> Any:
-        arr = _DATA.__get__(self.tensor, Tensor)
-        if arr.__class__ is not _ndarray or arr.shape != self.shape or arr.dtype != self.dtype:
-            self.failed(arr)
-        return arr
 
     def failed(self, arr: Any) -> None:
         """The tensor now holds an array of another shape, dtype or kind: not this trace."""
@@ -1223,8 +1215,7 @@ class _DeviceReduce:
         self, x: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: bool = False,
         where: Any = True,
     ) -> Any:  # fmt: skip
-        if where is not True:
-            raise TraceError("compile: a reduction with where= in a GPU step")
+        # ``where`` is always True here: _on_gpu refuses any other value at translation
         kw = {} if dtype is None else {"dtype": dtype}
         if out is not None:
             kw["out"] = out[0] if isinstance(out, tuple) else out

@@ -727,3 +727,29 @@ def test_batches_with_different_largest_labels_replay_one_trace():
     assert loss_of.traces == 1 and loss_of.fallbacks == 0
     with pytest.raises(ValueError, match="target 12 is out of range"):
         loss_of(x, np.full(8, 12))
+
+
+def test_gpu_errors_name_what_the_replay_cannot_do(monkeypatch):
+    from . import fake_cupy
+
+    cupy = fake_cupy.install(monkeypatch)
+    model, opt = _gpu_mlp(cupy)
+    X = cupy.asarray(np.ones((8, 10), np.float32))
+    y = cupy.asarray(np.zeros(8, np.int64))
+
+    @cr.compile
+    def keeps_zeroed_grads(x, y):
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=False)
+        loss.backward()
+        return loss
+
+    with pytest.warns(RuntimeWarning, match=r"set_to_none=False\) in a GPU step"):
+        keeps_zeroed_grads(cr.as_tensor(X), y)
+
+    @cr.compile
+    def host_inputs(x):  # a model on the GPU, inputs on the host
+        return model(x)
+
+    with pytest.raises(TraceError, match="reads a GPU array .* inputs are NumPy arrays"):
+        host_inputs(np.ones((8, 10), np.float32))
